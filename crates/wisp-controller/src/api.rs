@@ -1,0 +1,781 @@
+//! Request handlers: one function per route, each turning a request into a
+//! response or an [`ApiError`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wisp_invoker::{Body, InvokeError, InvokeLimits, Prepared, WebFacts, WebRequest, full_body};
+use wisp_registry::{ActionRecord, KeyValue, Limits, module_hash};
+
+use crate::Controller;
+use crate::error::ApiError;
+use crate::routes::{ActionOp, DEFAULT_NAMESPACE, Route, route, valid_name};
+
+type ApiResult = Result<Response<Body>, ApiError>;
+
+/// Answers one request. Never fails: errors become JSON error responses.
+pub async fn handle(
+    ctl: &Arc<Controller>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let route = route(req.method(), req.uri().path());
+    let result = match route {
+        Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "ok"}))),
+        Route::ApiInfo => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "description": "wisp: WebAssembly functions for the edge, OpenWhisk-compatible API",
+                "api_paths": ["/api/v1"],
+                "build": env!("CARGO_PKG_VERSION"),
+            }),
+        )),
+        Route::NotFound => Err(ApiError::not_found("no such resource")),
+        Route::MethodNotAllowed => Err(ApiError::method_not_allowed()),
+        Route::Web {
+            namespace,
+            name,
+            prefix,
+            path_info,
+        } => web(ctl, req, peer, &namespace, &name, prefix, path_info).await,
+        Route::ListNamespaces => match authenticate(ctl, &req) {
+            Ok(()) => Ok(json_response(StatusCode::OK, &json!([DEFAULT_NAMESPACE]))),
+            Err(e) => Err(e),
+        },
+        Route::ListActions { namespace } => match authorize(ctl, &req, &namespace) {
+            Ok(ns) => list_actions(ctl, &req, &ns),
+            Err(e) => Err(e),
+        },
+        Route::Action {
+            namespace,
+            name,
+            op,
+        } => match authorize(ctl, &req, &namespace) {
+            Ok(ns) => action(ctl, req, &ns, &name, op).await,
+            Err(e) => Err(e),
+        },
+    };
+    result.unwrap_or_else(error_response)
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut body = serde_json::to_vec(value).unwrap_or_default();
+    body.push(b'\n');
+    let mut r = Response::new(full_body(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_response(e: ApiError) -> Response<Body> {
+    let mut r = json_response(e.status, &e.body());
+    if e.status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"wisp\""),
+        );
+    }
+    if let Some(secs) = e.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}
+
+fn authenticate(ctl: &Controller, req: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "this resource requires authentication: send the API key (ID:SECRET) with HTTP Basic auth",
+        ));
+    };
+    match value.to_str() {
+        Ok(v) if ctl.config.api_key.matches_header(v) => Ok(()),
+        _ => Err(ApiError::unauthorized("the supplied API key is not valid")),
+    }
+}
+
+/// Authenticates the caller and resolves `_` to its namespace; another namespace
+/// is refused.
+fn authorize(
+    ctl: &Controller,
+    req: &Request<Incoming>,
+    namespace: &str,
+) -> Result<String, ApiError> {
+    authenticate(ctl, req)?;
+    if namespace == "_" || namespace == DEFAULT_NAMESPACE {
+        Ok(DEFAULT_NAMESPACE.to_string())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "the API key has no access to namespace '{namespace}'"
+        )))
+    }
+}
+
+fn query_param<'a>(req: &'a Request<Incoming>, key: &str) -> Option<std::borrow::Cow<'a, str>> {
+    let q = req.uri().query()?;
+    q.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') && !s.contains('+') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn flag(req: &Request<Incoming>, key: &str) -> bool {
+    matches!(query_param(req, key).as_deref(), Some("true") | Some(""))
+}
+
+/// Reads a body up to `limit` bytes; 413 beyond.
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+fn declared_length(req: &Request<Incoming>) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn list_actions(ctl: &Controller, req: &Request<Incoming>, ns: &str) -> ApiResult {
+    let parse = |key: &str, default: usize| -> Result<usize, ApiError> {
+        match query_param(req, key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::bad_request(format!("'{key}' must be a non-negative integer, got '{v}'"))
+            }),
+        }
+    };
+    let limit = parse("limit", 30)?;
+    let skip = parse("skip", 0)?;
+    // OpenWhisk: limit 0 means the default page; at most 200.
+    let limit = if limit == 0 { 30 } else { limit.min(200) };
+    let actions = ctl.registry.list_actions(ns, skip, limit)?;
+    let list: Vec<Value> = actions.iter().map(|a| action_json(a, None)).collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(list)))
+}
+
+/// OpenWhisk's JSON form of an action; `code` is included when given.
+fn action_json(a: &ActionRecord, code: Option<&[u8]>) -> Value {
+    let mut exec = json!({"kind": "wasm", "binary": true});
+    if let Some(code) = code {
+        exec["code"] = Value::String(base64::engine::general_purpose::STANDARD.encode(code));
+    }
+    let mut annotations: Vec<Value> = a
+        .annotations
+        .iter()
+        .map(|kv| json!({"key": kv.key, "value": kv.value}))
+        .collect();
+    annotations.push(json!({"key": "exec", "value": "wasm"}));
+    annotations.push(json!({"key": "wisp-shape", "value": a.shape}));
+    json!({
+        "namespace": a.namespace,
+        "name": a.name,
+        "version": a.version,
+        "publish": false,
+        "exec": exec,
+        "limits": {"timeout": a.limits.timeout, "memory": a.limits.memory, "logs": 10, "concurrency": 1},
+        "parameters": a.parameters,
+        "annotations": annotations,
+        "updated": a.updated,
+        "wisp": {"module_sha256": a.module_hash, "module_size": a.module_size, "shape": a.shape},
+    })
+}
+
+async fn action(
+    ctl: &Arc<Controller>,
+    req: Request<Incoming>,
+    ns: &str,
+    name: &str,
+    op: ActionOp,
+) -> ApiResult {
+    if !valid_name(name) {
+        return Err(ApiError::bad_request(format!(
+            "'{name}' is not a valid action name: use letters, digits, '_', '-', '.', '@', starting with a letter, digit or '_'"
+        )));
+    }
+    match op {
+        ActionOp::Get => {
+            let rec = lookup(ctl, ns, name)?;
+            let code = if matches!(query_param(&req, "code").as_deref(), Some("false")) {
+                None
+            } else {
+                ctl.registry.get_module(&rec.module_hash)?
+            };
+            Ok(json_response(
+                StatusCode::OK,
+                &action_json(&rec, code.as_deref()),
+            ))
+        }
+        ActionOp::Delete => {
+            let ctl2 = ctl.clone();
+            let (ns2, name2) = (ns.to_string(), name.to_string());
+            let removed =
+                tokio::task::spawn_blocking(move || ctl2.registry.delete_action(&ns2, &name2))
+                    .await
+                    .map_err(ApiError::internal)??;
+            match removed {
+                Some(rec) => {
+                    if let Ok(mut map) = ctl.actions.write() {
+                        map.remove(&format!("{ns}/{name}"));
+                    }
+                    Ok(json_response(StatusCode::OK, &action_json(&rec, None)))
+                }
+                None => Err(not_found(ns, name)),
+            }
+        }
+        ActionOp::Put => put_action(ctl, req, ns, name).await,
+        ActionOp::Invoke => invoke(ctl, req, ns, name).await,
+    }
+}
+
+fn not_found(ns: &str, name: &str) -> ApiError {
+    ApiError::not_found(format!("the action '{ns}/{name}' does not exist"))
+}
+
+fn lookup(ctl: &Controller, ns: &str, name: &str) -> Result<Arc<ActionRecord>, ApiError> {
+    ctl.actions
+        .read()
+        .map_err(ApiError::internal)?
+        .get(&format!("{ns}/{name}"))
+        .cloned()
+        .ok_or_else(|| not_found(ns, name))
+}
+
+/// The OpenWhisk action document a PUT carries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionPut {
+    exec: Option<ExecPut>,
+    limits: Option<LimitsPut>,
+    parameters: Option<Vec<KeyValue>>,
+    annotations: Option<Vec<KeyValue>>,
+    // Accepted and ignored, as OpenWhisk clients send them.
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    name: Option<Value>,
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    namespace: Option<Value>,
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    version: Option<Value>,
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    publish: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExecPut {
+    kind: String,
+    code: Option<String>,
+    #[allow(dead_code, reason = "wasm code is always base64, whatever this says")]
+    binary: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsPut {
+    timeout: Option<u64>,
+    memory: Option<u64>,
+    // OpenWhisk fields wisp does not use yet; accepted so clients work.
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    logs: Option<u64>,
+    #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
+    concurrency: Option<u64>,
+}
+
+fn validate_limits(
+    ctl: &Controller,
+    given: Option<&LimitsPut>,
+    base: Limits,
+) -> Result<Limits, ApiError> {
+    let mut limits = base;
+    if let Some(l) = given {
+        if let Some(t) = l.timeout {
+            if t == 0 || t > ctl.config.max_timeout_ms {
+                return Err(ApiError::bad_request(format!(
+                    "limits.timeout must be between 1 and {} milliseconds, got {t}",
+                    ctl.config.max_timeout_ms
+                )));
+            }
+            limits.timeout = t;
+        }
+        if let Some(m) = l.memory {
+            if m == 0 || m > ctl.config.max_memory_mb {
+                return Err(ApiError::bad_request(format!(
+                    "limits.memory must be between 1 and {} MB, got {m}",
+                    ctl.config.max_memory_mb
+                )));
+            }
+            limits.memory = m;
+        }
+    }
+    Ok(limits)
+}
+
+async fn put_action(
+    ctl: &Arc<Controller>,
+    req: Request<Incoming>,
+    ns: &str,
+    name: &str,
+) -> ApiResult {
+    let overwrite = flag(&req, "overwrite");
+    if declared_length(&req).is_some_and(|n| n > ctl.config.max_deploy_bytes) {
+        return Err(ApiError::too_large(ctl.config.max_deploy_bytes));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let existing = lookup(ctl, ns, name).ok();
+    let raw_limits = LimitsPut {
+        timeout: query_param(&req, "timeout").and_then(|v| v.parse().ok()),
+        memory: query_param(&req, "memory").and_then(|v| v.parse().ok()),
+        logs: None,
+        concurrency: None,
+    };
+    let body = read_body(req.into_body(), ctl.config.max_deploy_bytes).await?;
+
+    let (module, limits, parameters, annotations): (
+        Option<Vec<u8>>,
+        Limits,
+        Vec<KeyValue>,
+        Vec<KeyValue>,
+    ) = if content_type == "application/wasm" || content_type == "application/octet-stream" {
+        let base = existing
+            .as_ref()
+            .map(|e| e.limits)
+            .unwrap_or(ctl.config.default_limits);
+        let limits = validate_limits(ctl, Some(&raw_limits), base)?;
+        let (p, a) = existing
+            .as_ref()
+            .map(|e| (e.parameters.clone(), e.annotations.clone()))
+            .unwrap_or_default();
+        (Some(body.to_vec()), limits, p, a)
+    } else if content_type.is_empty() || content_type == "application/json" {
+        let doc: ActionPut = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the action document is not valid JSON for this API: {e}"
+            ))
+        })?;
+        let module = match &doc.exec {
+            Some(exec) => {
+                if exec.kind != "wasm" {
+                    return Err(ApiError::bad_request(format!(
+                        "exec.kind '{}' is not supported: wisp runs WebAssembly, kind 'wasm'",
+                        exec.kind
+                    )));
+                }
+                let code = exec.code.as_deref().ok_or_else(|| {
+                    ApiError::bad_request("exec.code is missing: give the module as base64")
+                })?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(code.trim())
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("exec.code is not valid base64: {e}"))
+                    })?;
+                Some(bytes)
+            }
+            None => None,
+        };
+        let base = existing
+            .as_ref()
+            .map(|e| e.limits)
+            .unwrap_or(ctl.config.default_limits);
+        let limits = validate_limits(ctl, doc.limits.as_ref(), base)?;
+        let parameters = doc
+            .parameters
+            .or_else(|| existing.as_ref().map(|e| e.parameters.clone()))
+            .unwrap_or_default();
+        let annotations = doc
+            .annotations
+            .or_else(|| existing.as_ref().map(|e| e.annotations.clone()))
+            .unwrap_or_default();
+        (module, limits, parameters, annotations)
+    } else {
+        return Err(ApiError::unsupported_media(format!(
+            "Content-Type '{content_type}' is not accepted: send application/json (an OpenWhisk action) or application/wasm (the module)"
+        )));
+    };
+
+    if existing.is_some() && !overwrite {
+        return Err(ApiError::conflict(format!(
+            "the action '{ns}/{name}' already exists; use overwrite=true to update it"
+        )));
+    }
+    let (module, prepared_hash) = match module {
+        Some(m) => (m, None),
+        None => match &existing {
+            // An update without code keeps the deployed module.
+            Some(e) => {
+                let m = ctl
+                    .registry
+                    .get_module(&e.module_hash)?
+                    .ok_or_else(|| ApiError::internal("module of an existing action is missing"))?;
+                (m, Some(e.module_hash.clone()))
+            }
+            None => {
+                return Err(ApiError::bad_request(
+                    "exec is missing: a new action needs its module",
+                ));
+            }
+        },
+    };
+
+    // Validate and compile before acknowledging; a failure leaves the old version.
+    let invoker = ctl.invoker.clone();
+    let registry = ctl.registry.clone();
+    let (ns2, name2) = (ns.to_string(), name.to_string());
+    let stored = tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
+        let prepared = invoker
+            .prepare(&module)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let hash = prepared_hash.unwrap_or_else(|| module_hash(&module));
+        let mut rec = ActionRecord::new(&ns2, &name2, hash, prepared.shape.as_str());
+        rec.limits = limits;
+        rec.parameters = parameters;
+        rec.annotations = annotations;
+        Ok(registry.put_action(rec, &module, overwrite)?)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let json = action_json(&stored, None);
+    if let Ok(mut map) = ctl.actions.write() {
+        map.insert(format!("{ns}/{name}"), Arc::new(stored));
+    }
+    Ok(json_response(StatusCode::OK, &json))
+}
+
+/// The compiled template of an action: from memory, else loaded (from the disk
+/// cache when possible) off the async threads.
+async fn prepared(ctl: &Arc<Controller>, rec: &ActionRecord) -> Result<Arc<Prepared>, ApiError> {
+    if let Some(p) = ctl.invoker.cached(&rec.module_hash) {
+        return Ok(p);
+    }
+    let ctl2 = ctl.clone();
+    let hash = rec.module_hash.clone();
+    tokio::task::spawn_blocking(move || {
+        let module = ctl2.registry.get_module(&hash)?.ok_or_else(|| {
+            ApiError::internal(format!("module {hash} is missing from the registry"))
+        })?;
+        ctl2.invoker
+            .prepare(&module)
+            .map_err(|e| ApiError::internal(format!("stored module {hash} no longer loads: {e}")))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+fn invoke_limits(rec: &ActionRecord) -> InvokeLimits {
+    InvokeLimits {
+        timeout: Duration::from_millis(rec.limits.timeout),
+        memory_bytes: (rec.limits.memory as usize) << 20,
+    }
+}
+
+/// Merges the call's parameters over the action's defaults.
+fn merge_params(rec: &ActionRecord, call: Value) -> Result<Value, ApiError> {
+    let mut merged = serde_json::Map::new();
+    for kv in &rec.parameters {
+        merged.insert(kv.key.clone(), kv.value.clone());
+    }
+    match call {
+        Value::Object(o) => merged.extend(o),
+        Value::Null => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                "the invocation parameters must be a JSON object",
+            ));
+        }
+    }
+    Ok(Value::Object(merged))
+}
+
+fn new_activation_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &str) -> ApiResult {
+    let rec = lookup(ctl, ns, name)?;
+    let blocking = flag(&req, "blocking");
+    let result_only = flag(&req, "result");
+    if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
+        return Err(ApiError::too_large(ctl.config.max_body_bytes));
+    }
+    let body = read_body(req.into_body(), ctl.config.max_body_bytes).await?;
+    let call: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!("the invocation parameters are not valid JSON: {e}"))
+        })?
+    };
+    let params = merge_params(&rec, call)?;
+    let prepared = prepared(ctl, &rec).await?;
+    let activation_id = new_activation_id();
+
+    if !blocking {
+        let ctl = ctl.clone();
+        let id = activation_id.clone();
+        tokio::spawn(async move {
+            let outcome = ctl
+                .invoker
+                .invoke_json(&prepared, &params, invoke_limits(&rec))
+                .await;
+            if let Err(e) = outcome {
+                tracing::info!(activation = %id, action = %rec.name, "background invocation failed: {e}");
+            }
+        });
+        return Ok(json_response(
+            StatusCode::ACCEPTED,
+            &json!({"activationId": activation_id}),
+        ));
+    }
+
+    let start_wall = wisp_registry::now_millis();
+    let start = Instant::now();
+    let outcome = ctl
+        .invoker
+        .invoke_json(&prepared, &params, invoke_limits(&rec))
+        .await;
+    let duration = start.elapsed().as_millis() as u64;
+    let (status, status_code, success, result, logs) = match outcome {
+        Ok(o) => {
+            let app_error = o.result.get("error").is_some();
+            if app_error {
+                ("application error", 502, false, o.result, o.logs)
+            } else {
+                ("success", 200, true, o.result, o.logs)
+            }
+        }
+        Err(InvokeError::Overloaded) => {
+            return Err(ApiError::too_many(
+                "too many invocations in flight; retry later",
+            ));
+        }
+        Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
+        Err(e) => (
+            "action developer error",
+            502,
+            false,
+            json!({"error": e.to_string()}),
+            Vec::new(),
+        ),
+    };
+    let http_status = StatusCode::from_u16(status_code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = if result_only {
+        json_response(http_status, &result)
+    } else {
+        json_response(
+            http_status,
+            &json!({
+                "activationId": activation_id,
+                "namespace": rec.namespace,
+                "name": rec.name,
+                "version": rec.version,
+                "subject": ctl.config.api_key.id,
+                "start": start_wall,
+                "end": start_wall + duration,
+                "duration": duration,
+                "response": {"status": status, "statusCode": 0, "success": success, "result": result},
+                "logs": logs,
+                "annotations": [
+                    {"key": "path", "value": format!("{}/{}", rec.namespace, rec.name)},
+                    {"key": "kind", "value": "wasm"},
+                    {"key": "limits", "value": {"timeout": rec.limits.timeout, "memory": rec.limits.memory, "logs": 10, "concurrency": 1}},
+                ],
+            }),
+        )
+    };
+    if let Ok(v) = HeaderValue::from_str(&activation_id) {
+        response
+            .headers_mut()
+            .insert("x-openwhisk-activation-id", v);
+    }
+    Ok(response)
+}
+
+async fn web(
+    ctl: &Arc<Controller>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    namespace: &str,
+    name: &str,
+    prefix: String,
+    path_info: String,
+) -> ApiResult {
+    let ns = if namespace == "_" {
+        DEFAULT_NAMESPACE
+    } else {
+        namespace
+    };
+    let rec = lookup(ctl, ns, name)?;
+    if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
+        return Err(ApiError::too_large(ctl.config.max_body_bytes));
+    }
+    let (parts, body) = req.into_parts();
+    let body = if parts.method == Method::GET || parts.method == Method::HEAD {
+        Bytes::new()
+    } else {
+        read_body(body, ctl.config.max_body_bytes).await?
+    };
+    let prepared = prepared(ctl, &rec).await?;
+    let (server_name, server_port) = host_and_port(&parts.headers);
+    let facts = WebFacts {
+        method: parts.method.to_string(),
+        path_info,
+        query: parts.uri.query().unwrap_or("").to_string(),
+        script_name: prefix,
+        headers: parts.headers,
+        content_length: body.len(),
+        remote_addr: Some(peer),
+        server_name,
+        server_port,
+    };
+    let env = rec
+        .parameters
+        .iter()
+        .map(|kv| {
+            let v = match &kv.value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect();
+    let activation_id = new_activation_id();
+    let outcome = ctl
+        .invoker
+        .invoke_web(
+            &prepared,
+            WebRequest { facts, body, env },
+            invoke_limits(&rec),
+        )
+        .await;
+    let mut response = match outcome {
+        Ok(r) => r,
+        Err(InvokeError::Timeout(ms)) => {
+            return Err(ApiError::gateway_timeout(format!(
+                "the action exceeded its time limit of {ms} milliseconds"
+            )));
+        }
+        Err(InvokeError::Overloaded) => {
+            return Err(ApiError::too_many(
+                "too many invocations in flight; retry later",
+            ));
+        }
+        Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
+        Err(e) => return Err(ApiError::action_failed(e.to_string())),
+    };
+    if let Ok(v) = HeaderValue::from_str(&activation_id) {
+        response
+            .headers_mut()
+            .insert("x-openwhisk-activation-id", v);
+    }
+    Ok(response)
+}
+
+fn host_and_port(headers: &http::HeaderMap) -> (String, u16) {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse().unwrap_or(80)),
+        _ => (host.to_string(), 80),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+        assert_eq!(percent_decode("end%2"), "end%2");
+    }
+
+    #[test]
+    fn params_merge_over_defaults() {
+        let mut rec = ActionRecord::new("g", "a", "h".into(), "command");
+        rec.parameters = vec![
+            KeyValue {
+                key: "x".into(),
+                value: json!(1),
+            },
+            KeyValue {
+                key: "y".into(),
+                value: json!(2),
+            },
+        ];
+        let merged = merge_params(&rec, json!({"y": 3, "z": 4})).unwrap();
+        assert_eq!(merged, json!({"x": 1, "y": 3, "z": 4}));
+        assert!(merge_params(&rec, json!([1])).is_err());
+        assert_eq!(
+            merge_params(&rec, Value::Null).unwrap(),
+            json!({"x": 1, "y": 2})
+        );
+    }
+
+    #[test]
+    fn host_header_split() {
+        let mut h = http::HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("example.com:8080"));
+        assert_eq!(host_and_port(&h), ("example.com".into(), 8080));
+        h.insert(header::HOST, HeaderValue::from_static("example.com"));
+        assert_eq!(host_and_port(&h), ("example.com".into(), 80));
+    }
+}

@@ -1,0 +1,268 @@
+//! Pure request routing: method and path in, [`Route`] out. No I/O.
+
+use http::Method;
+
+/// The namespace `/fn/...` routes and `_` resolve to for the built-in key.
+pub const DEFAULT_NAMESPACE: &str = "guest";
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`: liveness.
+    Health,
+    /// `GET /api/v1`: API information.
+    ApiInfo,
+    /// `GET /api/v1/namespaces`.
+    ListNamespaces,
+    /// `GET /api/v1/namespaces/{ns}/actions`.
+    ListActions {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+    },
+    /// `GET|PUT|DELETE|POST /api/v1/namespaces/{ns}/actions/{name}`.
+    Action {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+        /// Action name.
+        name: String,
+        /// Which operation.
+        op: ActionOp,
+    },
+    /// A web call: `/api/v1/web/{ns}/default/{name}[/rest]` or `/fn/{name}[/rest]`.
+    Web {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+        /// Action name.
+        name: String,
+        /// The route prefix the action was reached under.
+        prefix: String,
+        /// The rest of the path, starting with `/`.
+        path_info: String,
+    },
+    /// A known path with a method it does not support.
+    MethodNotAllowed,
+    /// Nothing here.
+    NotFound,
+}
+
+/// Operations on one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOp {
+    /// Read it.
+    Get,
+    /// Create or update it.
+    Put,
+    /// Delete it.
+    Delete,
+    /// Invoke it.
+    Invoke,
+}
+
+/// Whether `s` is a valid namespace, package or action name: letters, digits and
+/// `_`, then also `@ . -`, at most 256 characters (OpenWhisk's entity names,
+/// without spaces).
+pub fn valid_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
+        _ => return false,
+    }
+    s.len() <= 256
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
+}
+
+/// Routes a request path (without the query string).
+pub fn route(method: &Method, path: &str) -> Route {
+    if path == "/health" {
+        return if method == Method::GET {
+            Route::Health
+        } else {
+            Route::MethodNotAllowed
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/fn/") {
+        let (name, path_info) = split_first(rest);
+        return web(DEFAULT_NAMESPACE, name, format!("/fn/{name}"), path_info);
+    }
+    let Some(rest) = path.strip_prefix("/api/v1") else {
+        return Route::NotFound;
+    };
+    if rest.is_empty() || rest == "/" {
+        return get_only(method, Route::ApiInfo);
+    }
+    if let Some(rest) = rest.strip_prefix("/web/") {
+        let (ns, rest) = split_first(rest);
+        let (pkg, rest) = split_first(rest.strip_prefix('/').unwrap_or(""));
+        let (name, path_info) = split_first(rest.strip_prefix('/').unwrap_or(""));
+        if pkg != "default" || !valid_name(ns) {
+            return Route::NotFound;
+        }
+        return web(
+            ns,
+            name,
+            format!("/api/v1/web/{ns}/default/{name}"),
+            path_info,
+        );
+    }
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["namespaces"] | ["namespaces", ""] => get_only(method, Route::ListNamespaces),
+        ["namespaces", ns, "actions"] | ["namespaces", ns, "actions", ""] => get_only(
+            method,
+            Route::ListActions {
+                namespace: ns.to_string(),
+            },
+        ),
+        ["namespaces", ns, "actions", name] => {
+            let op = match *method {
+                Method::GET => ActionOp::Get,
+                Method::PUT => ActionOp::Put,
+                Method::DELETE => ActionOp::Delete,
+                Method::POST => ActionOp::Invoke,
+                _ => return Route::MethodNotAllowed,
+            };
+            Route::Action {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                op,
+            }
+        }
+        _ => Route::NotFound,
+    }
+}
+
+fn get_only(method: &Method, route: Route) -> Route {
+    if method == Method::GET {
+        route
+    } else {
+        Route::MethodNotAllowed
+    }
+}
+
+/// Splits `a/b/c` into `("a", "/b/c")`; `a` into `("a", "/")`.
+fn split_first(s: &str) -> (&str, String) {
+    match s.find('/') {
+        Some(i) => (&s[..i], s[i..].to_string()),
+        None => (s, "/".to_string()),
+    }
+}
+
+fn web(ns: &str, name: &str, prefix: String, path_info: String) -> Route {
+    if name.is_empty() {
+        return Route::NotFound;
+    }
+    Route::Web {
+        namespace: ns.to_string(),
+        name: name.to_string(),
+        prefix,
+        path_info,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web_route(ns: &str, name: &str, prefix: &str, info: &str) -> Route {
+        Route::Web {
+            namespace: ns.into(),
+            name: name.into(),
+            prefix: prefix.into(),
+            path_info: info.into(),
+        }
+    }
+
+    #[test]
+    fn short_web_routes_see_paths_relative_to_the_action() {
+        assert_eq!(
+            route(&Method::GET, "/fn/hello"),
+            web_route("guest", "hello", "/fn/hello", "/")
+        );
+        assert_eq!(
+            route(&Method::GET, "/fn/hello/"),
+            web_route("guest", "hello", "/fn/hello", "/")
+        );
+        assert_eq!(
+            route(&Method::POST, "/fn/hello/echo/x"),
+            web_route("guest", "hello", "/fn/hello", "/echo/x")
+        );
+        assert_eq!(route(&Method::GET, "/fn/"), Route::NotFound);
+    }
+
+    #[test]
+    fn openwhisk_web_routes() {
+        assert_eq!(
+            route(&Method::PUT, "/api/v1/web/team/default/hello/a"),
+            web_route("team", "hello", "/api/v1/web/team/default/hello", "/a")
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/web/_/default/hello"),
+            web_route("_", "hello", "/api/v1/web/_/default/hello", "/")
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/web/team/pkg/hello"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/web/team/default"),
+            Route::NotFound
+        );
+    }
+
+    #[test]
+    fn action_routes() {
+        let r = route(&Method::PUT, "/api/v1/namespaces/_/actions/hello");
+        assert_eq!(
+            r,
+            Route::Action {
+                namespace: "_".into(),
+                name: "hello".into(),
+                op: ActionOp::Put
+            }
+        );
+        assert!(matches!(
+            route(&Method::POST, "/api/v1/namespaces/guest/actions/hello"),
+            Route::Action {
+                op: ActionOp::Invoke,
+                ..
+            }
+        ));
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces/guest/actions"),
+            Route::ListActions {
+                namespace: "guest".into()
+            }
+        );
+        assert_eq!(
+            route(&Method::POST, "/api/v1/namespaces/guest/actions"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            route(&Method::PATCH, "/api/v1/namespaces/g/actions/x"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces"),
+            Route::ListNamespaces
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces/g/triggers"),
+            Route::NotFound
+        );
+        assert_eq!(route(&Method::GET, "/nothing"), Route::NotFound);
+        assert_eq!(route(&Method::GET, "/api/v1"), Route::ApiInfo);
+        assert_eq!(route(&Method::GET, "/health"), Route::Health);
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("hello"));
+        assert!(valid_name("a.b-c@d_e"));
+        assert!(valid_name("_"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name("a%20b"));
+        assert!(!valid_name(&"a".repeat(257)));
+    }
+}

@@ -1,0 +1,142 @@
+//! WASI preview1 command modules: `_start` with stdin, stdout, stderr and an
+//! environment, and nothing else (no preopened directories, no sockets, no host
+//! environment variables).
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+use crate::{DeployError, InvokeError, InvokeLimits, MAX_OUTPUT_BYTES, classify};
+
+/// Per-call state of a command instance.
+pub(crate) struct CommandState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<CommandState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut CommandState| &mut s.wasi)?;
+    Ok(linker)
+}
+
+/// Every `(module, name)` the linker defines, to name missing imports at deploy.
+pub(crate) fn provided_imports(
+    engine: &Engine,
+    linker: &Linker<CommandState>,
+) -> HashSet<(String, String)> {
+    let mut store = Store::new(engine, empty_state());
+    linker
+        .iter(&mut store)
+        .map(|(m, n, _)| (m.to_string(), n.to_string()))
+        .collect()
+}
+
+fn empty_state() -> CommandState {
+    CommandState {
+        wasi: WasiCtxBuilder::new().build_p1(),
+        limits: StoreLimits::default(),
+    }
+}
+
+pub(crate) fn prepare(
+    linker: &Linker<CommandState>,
+    provided: &HashSet<(String, String)>,
+    module: &Module,
+) -> Result<InstancePre<CommandState>, DeployError> {
+    let missing: Vec<String> = module
+        .imports()
+        .filter(|i| !provided.contains(&(i.module().to_string(), i.name().to_string())))
+        .map(|i| format!("{}::{}", i.module(), i.name()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(DeployError::MissingImports(missing));
+    }
+    match module.get_export("_start") {
+        Some(wasmtime::ExternType::Func(_)) => {}
+        _ => {
+            return Err(DeployError::Invalid(
+                "the module exports no `_start` function; wisp runs WASI command modules (or wasi:http components)".into(),
+            ));
+        }
+    }
+    linker
+        .instantiate_pre(module)
+        .map_err(|e| DeployError::Invalid(format!("cannot link the module: {e:#}")))
+}
+
+/// What a command wrote and how it ended.
+pub(crate) struct CommandOutput {
+    pub stdout: Bytes,
+    pub stderr: Bytes,
+    pub exit_code: i32,
+}
+
+impl CommandOutput {
+    /// Fails unless the command exited with status 0.
+    pub fn success(&self) -> Result<(), InvokeError> {
+        if self.exit_code == 0 {
+            Ok(())
+        } else {
+            Err(InvokeError::Exit {
+                code: self.exit_code,
+                stderr: crate::tail(&self.stderr),
+            })
+        }
+    }
+}
+
+/// Runs `_start` in a fresh instance with `stdin` and `env`.
+pub(crate) async fn run(
+    pre: &InstancePre<CommandState>,
+    stdin: Bytes,
+    env: Vec<(String, String)>,
+    limits: InvokeLimits,
+) -> Result<CommandOutput, InvokeError> {
+    let stdout = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
+    let stderr = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
+    let wasi = WasiCtxBuilder::new()
+        .stdin(MemoryInputPipe::new(stdin))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .envs(&env)
+        .arg("main")
+        .build_p1();
+    let state = CommandState {
+        wasi,
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .build(),
+    };
+    let mut store = Store::new(pre.module().engine(), state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let call = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        start.call_async(&mut store, ()).await
+    };
+    let result = tokio::time::timeout(limits.timeout, call).await;
+    drop(store);
+    let stdout = stdout.contents();
+    let stderr = stderr.contents();
+    let exit_code = match result {
+        Err(_) => return Err(InvokeError::Timeout(limits.timeout.as_millis() as u64)),
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => exit.0,
+            None => return Err(classify(e, &stderr)),
+        },
+    };
+    Ok(CommandOutput {
+        stdout,
+        stderr,
+        exit_code,
+    })
+}

@@ -1,0 +1,125 @@
+//! The one place wisp configures wasmtime.
+//!
+//! Every engine choice is a named constant or an [`EngineConfig`] field with its
+//! reason, so tuning happens here and nowhere else.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// How often the epoch advances. Each tick makes every running guest yield to the
+/// tokio scheduler once (so a busy loop cannot hold a worker thread) and is the
+/// granularity of timeout enforcement.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Core wasm instances a single component may create (Rust and C components
+/// usually need 1-3; adapters and shims add a few).
+const CORE_INSTANCES_PER_SLOT: u32 = 8;
+/// Linear memories and tables per component, for the same reason.
+const MEMORIES_PER_SLOT: u32 = 2;
+const TABLES_PER_SLOT: u32 = 4;
+
+/// Bytes of each linear memory that stay resident and are reset with `memset`
+/// when an instance is dropped, instead of being handed back to the kernel with
+/// `madvise`. Returning pages costs a TLB shootdown across every core running the
+/// process; small functions touch far less than this, so most resets never enter
+/// the kernel at all.
+pub const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// The same for tables and for async (fiber) stacks.
+pub const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+/// Async stack bytes kept resident between uses.
+pub const STACK_KEEP_RESIDENT: usize = 128 << 10;
+/// Pages handed back to the kernel are batched: one decommit covers this many
+/// slots, which divides the number of cross-core TLB flushes by the same factor.
+pub const DECOMMIT_BATCH: usize = 16;
+/// Size of each guest's async stack (host frames and wasm frames share it).
+pub const ASYNC_STACK_SIZE: usize = 2 << 20;
+/// Deepest wasm stack a guest may use before a stack-overflow trap; below the
+/// async stack so the host always has room to report the trap.
+pub const MAX_WASM_STACK: usize = 1 << 20;
+
+/// Engine settings chosen by the operator.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Most instances alive at once; sizes the pooling allocator.
+    pub max_instances: u32,
+    /// Most linear memory any instance may have, in bytes; per-action limits are
+    /// enforced below this.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_instances: 256,
+            max_memory_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Builds the engine: Cranelift, async, epoch interruption, pooling allocator with
+/// copy-on-write memory images.
+pub fn build_engine(cfg: &EngineConfig) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(OptLevel::Speed);
+    // Data segments are mapped copy-on-write from the compiled image instead of
+    // being copied into each new instance.
+    config.memory_init_cow(true);
+    config.async_stack_size(ASYNC_STACK_SIZE);
+    config.max_wasm_stack(MAX_WASM_STACK);
+
+    let n = cfg.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n);
+    pool.total_core_instances(n * CORE_INSTANCES_PER_SLOT);
+    pool.total_memories(n * MEMORIES_PER_SLOT);
+    pool.total_tables(n * TABLES_PER_SLOT);
+    pool.total_stacks(n);
+    pool.max_memory_size(cfg.max_memory_bytes);
+    pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT);
+    pool.table_keep_resident(TABLE_KEEP_RESIDENT);
+    pool.async_stack_keep_resident(STACK_KEEP_RESIDENT);
+    pool.decommit_batch_size(DECOMMIT_BATCH);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own; the
+/// thread stops when this guard is dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    /// Starts ticking `engine`.
+    pub fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("wisp-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

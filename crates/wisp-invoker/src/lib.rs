@@ -1,0 +1,480 @@
+//! wisp's Invoker: turns a deployed WebAssembly binary into answered calls.
+//!
+//! One [`Invoker`] owns the single wasmtime [`Engine`] of the process (Cranelift,
+//! async, epoch interruption, pooling allocator). [`Invoker::prepare`] validates and
+//! compiles a binary once, links it into a pre-instantiated template and caches the
+//! native code in memory and on disk by content hash. Every call then gets a brand
+//! new `Store` and instance from that template, dropped when the call ends: no
+//! state survives between calls.
+//!
+//! Two function shapes are detected from the binary:
+//! - `wasi:http/proxy` components ([`Shape::Http`]), served as `wasmtime serve`
+//!   serves them;
+//! - WASI preview1 command modules ([`Shape::Command`]), called with CGI
+//!   conventions for web requests and JSON on stdin/stdout for API calls
+//!   (see [`cgi`]).
+
+pub mod cache;
+pub mod cgi;
+mod command;
+pub mod engine;
+mod http_component;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::Engine;
+
+pub use cache::DiskCache;
+pub use cgi::WebFacts;
+pub use engine::EngineConfig;
+pub use http_component::ROUTE_PREFIX_HEADER;
+
+/// Error type carried by response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The body of responses produced by guests.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Bytes of stdout and of stderr one invocation may write (OpenWhisk's log cap).
+pub const MAX_OUTPUT_BYTES: usize = 10 << 20;
+
+/// The shape of a function, detected from its binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A `wasi:http/proxy` component exporting `wasi:http/incoming-handler`.
+    Http,
+    /// A WASI preview1 command module exporting `_start`.
+    Command,
+}
+
+impl Shape {
+    /// The name stored in the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Http => "http",
+            Shape::Command => "command",
+        }
+    }
+}
+
+/// Reads the binary's preamble: `\0asm`, then version 1 for core modules or the
+/// component-model layer for components.
+pub fn detect_shape(bytes: &[u8]) -> Result<Shape, DeployError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(DeployError::Invalid(
+            "not a WebAssembly binary (it does not start with the \\0asm magic number)".into(),
+        ));
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Ok(Shape::Command),
+        [_, _, 1, 0] => Ok(Shape::Http),
+        _ => Err(DeployError::Invalid(format!(
+            "unsupported WebAssembly binary version {:02x?}",
+            &bytes[4..8]
+        ))),
+    }
+}
+
+/// Why a binary cannot be deployed. All are the deployer's fault (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// Not valid WebAssembly, or not a shape wisp runs.
+    #[error("{0}")]
+    Invalid(String),
+    /// The binary imports functions wisp does not provide.
+    #[error("the module imports what wisp does not provide: {}", .0.join(", "))]
+    MissingImports(Vec<String>),
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The wall-clock limit passed; the instance was killed.
+    #[error("the action exceeded its time limit of {0} milliseconds")]
+    Timeout(u64),
+    /// The guest trapped (unreachable, out-of-bounds access, stack overflow, ...).
+    #[error("the action failed: {0}")]
+    Trap(String),
+    /// A command module exited with a non-zero status.
+    #[error("the action exited with status {code}{}", if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
+    Exit {
+        /// The exit status.
+        code: i32,
+        /// The end of its stderr, to tell the caller why.
+        stderr: String,
+    },
+    /// The guest's output broke the ABI (no JSON result, no response).
+    #[error("{0}")]
+    BadOutput(String),
+    /// Every instance slot is busy and the wait for one timed out.
+    #[error("too many invocations in flight; retry later")]
+    Overloaded,
+    /// A failure of wisp itself.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Limits one invocation runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct InvokeLimits {
+    /// Wall-clock deadline.
+    pub timeout: Duration,
+    /// Most linear memory, in bytes.
+    pub memory_bytes: usize,
+}
+
+/// A web request as the invoker sees it: the body is already read.
+#[derive(Debug)]
+pub struct WebRequest {
+    /// Method, headers, path below the route and the rest of the request facts.
+    pub facts: WebFacts,
+    /// The request body.
+    pub body: Bytes,
+    /// Environment variables the action declares (its parameters), given to
+    /// command modules after the CGI variables.
+    pub env: Vec<(String, String)>,
+}
+
+/// The outcome of an API (JSON) invocation.
+#[derive(Debug, Clone)]
+pub struct JsonOutcome {
+    /// The result object.
+    pub result: serde_json::Value,
+    /// Log lines: stdout before the result line, then stderr.
+    pub logs: Vec<String>,
+}
+
+/// A validated, compiled and linked function, ready to be instantiated.
+pub struct Prepared {
+    /// Detected shape.
+    pub shape: Shape,
+    /// SHA-256 of the binary.
+    pub hash: String,
+    template: Template,
+}
+
+enum Template {
+    Http(wasmtime_wasi_http::p2::bindings::ProxyPre<http_component::HttpState>),
+    Command(wasmtime::InstancePre<command::CommandState>),
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("shape", &self.shape)
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// How invocations of one process share the machine.
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// How long a call waits for a free instance slot before it is refused.
+    pub queue_timeout: Duration,
+}
+
+impl Default for InvokerConfig {
+    fn default() -> Self {
+        InvokerConfig {
+            engine: EngineConfig::default(),
+            queue_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The engine, the linkers, the compiled-code caches and the instance slots.
+pub struct Invoker {
+    engine: Engine,
+    http_linker: wasmtime::component::Linker<http_component::HttpState>,
+    command_linker: wasmtime::Linker<command::CommandState>,
+    /// `(module, name)` of every import the command linker satisfies.
+    command_imports: HashSet<(String, String)>,
+    disk: DiskCache,
+    memory: Mutex<HashMap<String, Arc<Prepared>>>,
+    slots: Arc<Semaphore>,
+    queue_timeout: Duration,
+    _ticker: engine::EpochTicker,
+}
+
+impl Invoker {
+    /// Builds the engine and linkers; compiled code is cached below `cache_dir`.
+    pub fn new(config: &InvokerConfig, cache_dir: &Path) -> anyhow::Result<Self> {
+        let engine = engine::build_engine(&config.engine).map_err(anyhow::Error::from)?;
+        let http_linker = http_component::linker(&engine).map_err(anyhow::Error::from)?;
+        let command_linker = command::linker(&engine).map_err(anyhow::Error::from)?;
+        let command_imports = command::provided_imports(&engine, &command_linker);
+        let disk = DiskCache::open(cache_dir, &engine)?;
+        let ticker = engine::EpochTicker::start(engine.clone())?;
+        Ok(Invoker {
+            engine,
+            http_linker,
+            command_linker,
+            command_imports,
+            disk,
+            memory: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(config.engine.max_instances.max(1) as usize)),
+            queue_timeout: config.queue_timeout,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine all functions run on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The prepared template for this hash, if its compiled code is in memory.
+    pub fn cached(&self, hash: &str) -> Option<Arc<Prepared>> {
+        self.memory.lock().ok()?.get(hash).cloned()
+    }
+
+    /// Whether compiled code for this hash is in memory.
+    pub fn is_hot(&self, hash: &str) -> bool {
+        self.memory
+            .lock()
+            .map(|m| m.contains_key(hash))
+            .unwrap_or(false)
+    }
+
+    /// Validates, compiles and links `bytes`, caching the result in memory and on
+    /// disk. A binary whose compiled code is already on disk is loaded, not
+    /// recompiled. CPU-heavy: call it from a blocking context.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<Arc<Prepared>, DeployError> {
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        if let Ok(mem) = self.memory.lock()
+            && let Some(p) = mem.get(&hash)
+        {
+            return Ok(p.clone());
+        }
+        let shape = detect_shape(bytes)?;
+        let template = match shape {
+            Shape::Command => {
+                let module =
+                    self.load_or_compile(&hash, bytes, |e, b| wasmtime::Module::new(e, b))?;
+                Template::Command(command::prepare(
+                    &self.command_linker,
+                    &self.command_imports,
+                    &module,
+                )?)
+            }
+            Shape::Http => {
+                let component = self.load_or_compile(&hash, bytes, |e, b| {
+                    wasmtime::component::Component::new(e, b)
+                })?;
+                Template::Http(http_component::prepare(&self.http_linker, &component)?)
+            }
+        };
+        let prepared = Arc::new(Prepared {
+            shape,
+            hash: hash.clone(),
+            template,
+        });
+        if let Ok(mut mem) = self.memory.lock() {
+            mem.insert(hash, prepared.clone());
+        }
+        Ok(prepared)
+    }
+
+    /// Drops the in-memory compiled code of a module (its disk artifact stays).
+    pub fn evict(&self, hash: &str) {
+        if let Ok(mut mem) = self.memory.lock() {
+            mem.remove(hash);
+        }
+    }
+
+    fn load_or_compile<T: Artifact>(
+        &self,
+        hash: &str,
+        bytes: &[u8],
+        compile: impl Fn(&Engine, &[u8]) -> wasmtime::Result<T>,
+    ) -> Result<T, DeployError> {
+        if self.disk.contains(hash) {
+            match T::load(&self.engine, &self.disk.path(hash)) {
+                Ok(a) => return Ok(a),
+                Err(e) => {
+                    tracing::warn!(%hash, "discarding unusable cached artifact: {e:#}");
+                    self.disk.remove(hash);
+                }
+            }
+        }
+        let artifact = compile(&self.engine, bytes)
+            .map_err(|e| DeployError::Invalid(format!("invalid WebAssembly: {e:#}")))?;
+        match artifact.serialize() {
+            Ok(native) => {
+                if let Err(e) = self.disk.store(hash, &native) {
+                    tracing::warn!(%hash, "could not write compiled code to disk: {e}");
+                }
+            }
+            Err(e) => tracing::warn!(%hash, "could not serialize compiled code: {e:#}"),
+        }
+        Ok(artifact)
+    }
+
+    async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
+        match tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(InvokeError::Internal("invoker is shutting down".into())),
+            Err(_) => Err(InvokeError::Overloaded),
+        }
+    }
+
+    /// Answers a web request with a fresh instance.
+    pub async fn invoke_web(
+        &self,
+        prepared: &Prepared,
+        request: WebRequest,
+        limits: InvokeLimits,
+    ) -> Result<http::Response<Body>, InvokeError> {
+        let permit = self.acquire_slot().await?;
+        match &prepared.template {
+            Template::Http(pre) => http_component::invoke(pre, request, limits, permit).await,
+            Template::Command(pre) => {
+                let out = command::run(
+                    pre,
+                    request.body,
+                    cgi::cgi_env(&request.facts)
+                        .into_iter()
+                        .chain(request.env)
+                        .collect(),
+                    limits,
+                )
+                .await;
+                drop(permit);
+                let out = out?;
+                out.success()?;
+                let cgi = cgi::parse_cgi_output(out.stdout);
+                let mut response = http::Response::new(full_body(cgi.body));
+                *response.status_mut() = cgi.status;
+                *response.headers_mut() = cgi.headers;
+                Ok(response)
+            }
+        }
+    }
+
+    /// Runs an API invocation with JSON parameters and returns the JSON result.
+    pub async fn invoke_json(
+        &self,
+        prepared: &Prepared,
+        params: &serde_json::Value,
+        limits: InvokeLimits,
+    ) -> Result<JsonOutcome, InvokeError> {
+        let permit = self.acquire_slot().await?;
+        let input = Bytes::from(
+            serde_json::to_vec(params)
+                .map_err(|e| InvokeError::Internal(format!("cannot encode parameters: {e}")))?,
+        );
+        match &prepared.template {
+            Template::Http(pre) => http_component::invoke_json(pre, input, limits, permit).await,
+            Template::Command(pre) => {
+                let out = command::run(pre, input, Vec::new(), limits).await;
+                drop(permit);
+                let out = out?;
+                out.success()?;
+                let result = cgi::json_result(&out.stdout).map_err(InvokeError::BadOutput)?;
+                let mut logs = cgi::log_lines(&out.stdout, true);
+                logs.extend(cgi::log_lines(&out.stderr, false));
+                Ok(JsonOutcome { result, logs })
+            }
+        }
+    }
+}
+
+/// A body holding `bytes`.
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Compiled code that can be written to and read from the disk cache.
+trait Artifact: Sized {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Self>;
+}
+
+impl Artifact for wasmtime::Module {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        wasmtime::Module::serialize(self)
+    }
+    #[allow(
+        unsafe_code,
+        reason = "the file was written by this process's DiskCache under a name only it uses; wasmtime checks the engine fingerprint on load"
+    )]
+    fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: see the reason above: the cache directory holds only artifacts
+        // wisp compiled itself, written atomically.
+        unsafe { wasmtime::Module::deserialize_file(engine, path) }
+    }
+}
+
+impl Artifact for wasmtime::component::Component {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        wasmtime::component::Component::serialize(self)
+    }
+    #[allow(
+        unsafe_code,
+        reason = "the file was written by this process's DiskCache under a name only it uses; wasmtime checks the engine fingerprint on load"
+    )]
+    fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: as for modules above.
+        unsafe { wasmtime::component::Component::deserialize_file(engine, path) }
+    }
+}
+
+/// Turns a wasmtime error from running a guest into an [`InvokeError`].
+fn classify(e: wasmtime::Error, stderr: &[u8]) -> InvokeError {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return InvokeError::Exit {
+            code: exit.0,
+            stderr: tail(stderr),
+        };
+    }
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        let mut msg = trap.to_string();
+        let err = tail(stderr);
+        if !err.is_empty() {
+            msg = format!("{msg}; stderr: {err}");
+        }
+        return InvokeError::Trap(msg);
+    }
+    InvokeError::Trap(format!("{e:#}"))
+}
+
+/// The last few hundred bytes of a stream, as text.
+fn tail(bytes: &[u8]) -> String {
+    const MAX: usize = 512;
+    let start = bytes.len().saturating_sub(MAX);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_detected_from_the_preamble() {
+        assert_eq!(detect_shape(b"\0asm\x01\0\0\0").unwrap(), Shape::Command);
+        assert_eq!(detect_shape(b"\0asm\x0d\0\x01\0").unwrap(), Shape::Http);
+        assert!(matches!(
+            detect_shape(b"hello world"),
+            Err(DeployError::Invalid(_))
+        ));
+        assert!(matches!(
+            detect_shape(b"\0asm"),
+            Err(DeployError::Invalid(_))
+        ));
+        assert!(matches!(
+            detect_shape(b"\0asm\x02\0\0\0"),
+            Err(DeployError::Invalid(_))
+        ));
+    }
+}

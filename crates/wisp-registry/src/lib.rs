@@ -1,0 +1,178 @@
+//! wisp's Registry: the persistent store of deployed actions and their modules.
+//!
+//! Everything the Controller must not lose lives behind the [`Registry`] trait:
+//! action records (configuration, limits, parameters) and the WebAssembly modules
+//! they run, stored once per content hash. The default implementation,
+//! [`RedbRegistry`], is an embedded, crash-safe database file; a shared database
+//! for many nodes can implement the same trait.
+//!
+//! ```
+//! use wisp_registry::{ActionRecord, Limits, RedbRegistry, Registry};
+//! let dir = tempfile::tempdir().unwrap();
+//! let reg = RedbRegistry::open(dir.path().join("registry.redb")).unwrap();
+//! let module = b"\0asm\x01\0\0\0";
+//! let rec = ActionRecord::new("guest", "hello", wisp_registry::module_hash(module), "command");
+//! reg.put_action(rec, module, false).unwrap();
+//! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
+//! ```
+
+mod redb_store;
+
+pub use redb_store::RedbRegistry;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Errors a registry reports; callers branch on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The action exists and the caller did not ask to overwrite it.
+    #[error("action {0} already exists")]
+    Conflict(String),
+    /// The underlying store failed (I/O, corruption, locking).
+    #[error("registry storage error: {0}")]
+    Storage(String),
+}
+
+/// Result type of registry operations.
+pub type Result<T> = std::result::Result<T, RegistryError>;
+
+/// A `{"key": ..., "value": ...}` pair, as OpenWhisk stores parameters and annotations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyValue {
+    /// The name.
+    pub key: String,
+    /// Any JSON value.
+    pub value: serde_json::Value,
+}
+
+/// Resource limits of one action (OpenWhisk's `limits` object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Wall-clock limit of one invocation, in milliseconds.
+    pub timeout: u64,
+    /// Most linear memory one instance may grow to, in MiB.
+    pub memory: u64,
+}
+
+impl Default for Limits {
+    /// OpenWhisk's defaults: 60 s and 256 MB.
+    fn default() -> Self {
+        Limits {
+            timeout: 60_000,
+            memory: 256,
+        }
+    }
+}
+
+/// The stored, resolved form of a deployed action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// Namespace the action belongs to.
+    pub namespace: String,
+    /// Action name, unique within its namespace.
+    pub name: String,
+    /// Semantic version, `0.0.1` at creation, patch bumped on each update.
+    pub version: String,
+    /// Lowercase hex SHA-256 of the module bytes.
+    pub module_hash: String,
+    /// Size of the module in bytes.
+    pub module_size: u64,
+    /// Function shape detected at deploy time (`http` or `command`).
+    pub shape: String,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Default parameters.
+    pub parameters: Vec<KeyValue>,
+    /// Annotations.
+    pub annotations: Vec<KeyValue>,
+    /// Last update, milliseconds since the Unix epoch.
+    pub updated: u64,
+}
+
+impl ActionRecord {
+    /// A new record with default limits and no parameters or annotations.
+    pub fn new(namespace: &str, name: &str, module_hash: String, shape: &str) -> Self {
+        ActionRecord {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            version: "0.0.1".to_string(),
+            module_hash,
+            module_size: 0,
+            shape: shape.to_string(),
+            limits: Limits::default(),
+            parameters: Vec::new(),
+            annotations: Vec::new(),
+            updated: now_millis(),
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of a module, the key modules are stored under.
+pub fn module_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Bumps the patch part of a `MAJOR.MINOR.PATCH` version.
+pub fn next_version(version: &str) -> String {
+    let mut parts: Vec<u64> = version.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    parts.resize(3, 0);
+    parts[2] += 1;
+    format!("{}.{}.{}", parts[0], parts[1], parts[2])
+}
+
+/// Persistent storage of actions and modules.
+///
+/// Every write is atomic: after a crash the store holds either the old or the new
+/// state of an action, never a mix, and never an action whose module is missing.
+pub trait Registry: Send + Sync + 'static {
+    /// Stores `module` under its hash and `record` under its namespace and name in
+    /// one transaction. When the action exists and `overwrite` is false this fails
+    /// with [`RegistryError::Conflict`]; when overwriting, the version is bumped
+    /// from the stored one. Returns the record as stored.
+    fn put_action(
+        &self,
+        record: ActionRecord,
+        module: &[u8],
+        overwrite: bool,
+    ) -> Result<ActionRecord>;
+    /// The action, if it exists.
+    fn get_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
+    /// Actions of a namespace sorted by name, after skipping `skip`, at most `limit`.
+    fn list_actions(&self, namespace: &str, skip: usize, limit: usize)
+    -> Result<Vec<ActionRecord>>;
+    /// Every stored action, in every namespace.
+    fn all_actions(&self) -> Result<Vec<ActionRecord>>;
+    /// Deletes the action, returning it; a module no action uses any more is removed.
+    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
+    /// The module stored under `hash`.
+    fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_bump_patch() {
+        assert_eq!(next_version("0.0.1"), "0.0.2");
+        assert_eq!(next_version("1.2.9"), "1.2.10");
+        assert_eq!(next_version("garbage"), "0.0.1");
+    }
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            module_hash(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The embedded registry: one redb file.
+//!
+//! redb was chosen over SQLite because it is pure Rust (no C toolchain in the
+//! build, a faster build on small machines), its write transactions are atomic and
+//! crash-safe by design (copy-on-write B-trees with a checksummed commit), and wisp
+//! needs key/value access only: actions by `namespace/name`, modules by hash.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::{ActionRecord, Registry, RegistryError, Result, next_version, now_millis};
+
+/// `namespace/name` → JSON-encoded [`ActionRecord`].
+const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
+/// Module hash → module bytes.
+const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
+/// Module hash → number of actions that use it.
+const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
+
+/// A [`Registry`] stored in one redb database file.
+pub struct RedbRegistry {
+    db: Database,
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
+    RegistryError::Storage(e.to_string())
+}
+
+fn action_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn decode(bytes: &[u8]) -> Result<ActionRecord> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| RegistryError::Storage(format!("corrupt record: {e}")))
+}
+
+impl RedbRegistry {
+    /// Opens the database at `path`, creating it (and its tables) when missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let db = Database::create(path.as_ref()).map_err(storage)?;
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            txn.open_table(ACTIONS).map_err(storage)?;
+            txn.open_table(MODULES).map_err(storage)?;
+            txn.open_table(MODULE_REFS).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(RedbRegistry { db })
+    }
+
+    fn collect(&self, namespace: Option<&str>) -> Result<Vec<ActionRecord>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ACTIONS).map_err(storage)?;
+        let mut out = Vec::new();
+        let iter = match namespace {
+            // '0' is the byte after '/', so this range is exactly "ns/...".
+            Some(ns) => {
+                let (lo, hi) = (format!("{ns}/"), format!("{ns}0"));
+                table.range(lo.as_str()..hi.as_str()).map_err(storage)?
+            }
+            None => table.iter().map_err(storage)?,
+        };
+        for entry in iter {
+            let (_, v) = entry.map_err(storage)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// Decrements the reference count of a module, removing it at zero.
+fn release_module(
+    refs: &mut redb::Table<&str, u64>,
+    modules: &mut redb::Table<&str, &[u8]>,
+    hash: &str,
+) -> Result<()> {
+    let count = refs
+        .get(hash)
+        .map_err(storage)?
+        .map(|g| g.value())
+        .unwrap_or(0);
+    if count <= 1 {
+        refs.remove(hash).map_err(storage)?;
+        modules.remove(hash).map_err(storage)?;
+    } else {
+        refs.insert(hash, count - 1).map_err(storage)?;
+    }
+    Ok(())
+}
+
+impl Registry for RedbRegistry {
+    fn put_action(
+        &self,
+        mut record: ActionRecord,
+        module: &[u8],
+        overwrite: bool,
+    ) -> Result<ActionRecord> {
+        let key = action_key(&record.namespace, &record.name);
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
+            let mut modules = txn.open_table(MODULES).map_err(storage)?;
+            let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+            let previous = match actions.get(key.as_str()).map_err(storage)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if let Some(prev) = &previous {
+                if !overwrite {
+                    return Err(RegistryError::Conflict(key));
+                }
+                record.version = next_version(&prev.version);
+                release_module(&mut refs, &mut modules, &prev.module_hash)?;
+            } else {
+                record.version = "0.0.1".to_string();
+            }
+            record.module_size = module.len() as u64;
+            record.updated = now_millis();
+            let hash = record.module_hash.as_str();
+            let count = refs
+                .get(hash)
+                .map_err(storage)?
+                .map(|g| g.value())
+                .unwrap_or(0);
+            if count == 0 {
+                modules.insert(hash, module).map_err(storage)?;
+            }
+            refs.insert(hash, count + 1).map_err(storage)?;
+            let encoded = serde_json::to_vec(&record).map_err(storage)?;
+            actions
+                .insert(key.as_str(), encoded.as_slice())
+                .map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(record)
+    }
+
+    fn get_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ACTIONS).map_err(storage)?;
+        let key = action_key(namespace, name);
+        match table.get(key.as_str()).map_err(storage)? {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_actions(
+        &self,
+        namespace: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<ActionRecord>> {
+        Ok(self
+            .collect(Some(namespace))?
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .collect())
+    }
+
+    fn all_actions(&self) -> Result<Vec<ActionRecord>> {
+        self.collect(None)
+    }
+
+    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>> {
+        let key = action_key(namespace, name);
+        let txn = self.db.begin_write().map_err(storage)?;
+        let removed = {
+            let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
+            let mut modules = txn.open_table(MODULES).map_err(storage)?;
+            let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+            let removed = match actions.remove(key.as_str()).map_err(storage)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if let Some(rec) = &removed {
+                release_module(&mut refs, &mut modules, &rec.module_hash)?;
+            }
+            removed
+        };
+        txn.commit().map_err(storage)?;
+        Ok(removed)
+    }
+
+    fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(MODULES).map_err(storage)?;
+        Ok(table
+            .get(hash)
+            .map_err(storage)?
+            .map(|v| v.value().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module_hash;
+
+    fn rec(ns: &str, name: &str, module: &[u8]) -> ActionRecord {
+        ActionRecord::new(ns, name, module_hash(module), "command")
+    }
+
+    #[test]
+    fn put_get_list_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        reg.put_action(rec("a", "x", b"one"), b"one", false)
+            .unwrap();
+        reg.put_action(rec("a", "y", b"two"), b"two", false)
+            .unwrap();
+        reg.put_action(rec("b", "x", b"one"), b"one", false)
+            .unwrap();
+        // A namespace that is a prefix of another must not see its actions.
+        reg.put_action(rec("a0", "z", b"one"), b"one", false)
+            .unwrap();
+        let names: Vec<_> = reg
+            .list_actions("a", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["x", "y"]);
+        assert_eq!(reg.list_actions("a", 1, 10).unwrap().len(), 1);
+        assert_eq!(reg.list_actions("a", 0, 1).unwrap().len(), 1);
+        assert_eq!(reg.all_actions().unwrap().len(), 4);
+        assert!(reg.delete_action("a", "x").unwrap().is_some());
+        assert!(reg.get_action("a", "x").unwrap().is_none());
+        // Still used by b/x and a0/z.
+        assert!(reg.get_module(&module_hash(b"one")).unwrap().is_some());
+        reg.delete_action("b", "x").unwrap();
+        reg.delete_action("a0", "z").unwrap();
+        assert!(reg.get_module(&module_hash(b"one")).unwrap().is_none());
+        assert!(reg.delete_action("a", "x").unwrap().is_none());
+    }
+
+    #[test]
+    fn conflict_and_overwrite_bump_version_and_release_old_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+        let err = reg
+            .put_action(rec("a", "x", b"v2"), b"v2", false)
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::Conflict(_)));
+        // The failed put left the first version in place.
+        assert_eq!(
+            reg.get_action("a", "x").unwrap().unwrap().module_hash,
+            module_hash(b"v1")
+        );
+        let stored = reg.put_action(rec("a", "x", b"v2"), b"v2", true).unwrap();
+        assert_eq!(stored.version, "0.0.2");
+        assert!(reg.get_module(&module_hash(b"v1")).unwrap().is_none());
+        assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
+    }
+
+    #[test]
+    fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        {
+            let reg = RedbRegistry::open(&path).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+        }
+        let reg = RedbRegistry::open(&path).unwrap();
+        assert_eq!(reg.get_action("a", "x").unwrap().unwrap().module_size, 2);
+    }
+}

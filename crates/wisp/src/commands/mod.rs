@@ -1,0 +1,8 @@
+//! One module per subcommand, each a clap struct with an `execute()`.
+
+pub mod deploy;
+pub mod get;
+pub mod invoke;
+pub mod list;
+pub mod rm;
+pub mod serve;

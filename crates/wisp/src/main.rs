@@ -1,0 +1,51 @@
+//! The `wisp` binary: the server (`wisp serve`) and the CLI that talks to it.
+
+mod client;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// wisp: WebAssembly functions for the edge.
+#[derive(Parser)]
+#[command(name = "wisp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the wisp server.
+    Serve(commands::serve::ServeCommand),
+    /// Deploy (create or update) an action from a .wasm file.
+    Deploy(commands::deploy::DeployCommand),
+    /// Invoke an action with JSON parameters and print its result.
+    Invoke(commands::invoke::InvokeCommand),
+    /// List actions.
+    List(commands::list::ListCommand),
+    /// Show one action.
+    Get(commands::get::GetCommand),
+    /// Delete an action.
+    Rm(commands::rm::RmCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(c) => c.execute(),
+        Command::Deploy(c) => c.execute(),
+        Command::Invoke(c) => c.execute(),
+        Command::List(c) => c.execute(),
+        Command::Get(c) => c.execute(),
+        Command::Rm(c) => c.execute(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

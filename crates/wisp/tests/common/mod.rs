@@ -1,0 +1,250 @@
+//! Test harness: the real `wisp serve` on port 0, a small HTTP client, and the
+//! guest fixtures built from `examples/` by `scripts/build-examples.sh`.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+pub const KEY: &str = "test-id:test-secret";
+
+/// A running `wisp serve`, killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+    extra: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory.
+    pub fn start(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut s = Server {
+            child: None,
+            url: String::new(),
+            data_dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            _tmp: Some(tmp),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wisp"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--api-key")
+            .arg(KEY)
+            .args(&self.extra)
+            .env_remove("WISP_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start wisp serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("wisp listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from wisp serve: {line:?}"))
+            .to_string();
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    /// Stops the server with SIGTERM and waits; it must exit cleanly.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let status = child.wait().unwrap();
+            assert!(status.success(), "wisp serve exited with {status}");
+        }
+    }
+
+    /// Stops and starts again on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
+    /// The message of a JSON error body.
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Sends one request. `auth` is a `ID:SECRET` key or none.
+pub fn request(
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    content_type: Option<&str>,
+    body: impl Into<Bytes>,
+) -> Resp {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let mut b = http::Request::builder().method(method).uri(url);
+        if let Some(a) = auth {
+            b = b.header(
+                "authorization",
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(a)
+                ),
+            );
+        }
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let req = b.body(Full::new(body.into())).unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
+            .await
+            .expect("request timed out")
+            .expect("request failed");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    })
+}
+
+/// Path of a guest built from `examples/`.
+pub fn example(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/build")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/build-examples.sh (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+pub fn example_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(example(name)).unwrap()
+}
+
+/// The OpenWhisk action document for a module.
+pub fn action_doc(module: &[u8], extra: serde_json::Value) -> Vec<u8> {
+    let mut doc = serde_json::json!({
+        "exec": {"kind": "wasm", "code": base64::engine::general_purpose::STANDARD.encode(module), "binary": true},
+    });
+    if let serde_json::Value::Object(m) = extra {
+        for (k, v) in m {
+            doc[k] = v;
+        }
+    }
+    serde_json::to_vec(&doc).unwrap()
+}
+
+impl Server {
+    pub fn action_url(&self, name: &str) -> String {
+        format!("{}/api/v1/namespaces/_/actions/{name}", self.url)
+    }
+
+    /// Deploys (overwriting) through the API and asserts success.
+    pub fn deploy(&self, name: &str, module: &[u8], extra: serde_json::Value) -> serde_json::Value {
+        let r = request(
+            "PUT",
+            &format!("{}?overwrite=true", self.action_url(name)),
+            Some(KEY),
+            Some("application/json"),
+            action_doc(module, extra),
+        );
+        assert_eq!(r.status, 200, "deploy {name}: {}", r.text());
+        r.json()
+    }
+
+    /// A blocking invocation returning only the result.
+    pub fn invoke(&self, name: &str, params: serde_json::Value) -> Resp {
+        request(
+            "POST",
+            &format!("{}?blocking=true&result=true", self.action_url(name)),
+            Some(KEY),
+            Some("application/json"),
+            serde_json::to_vec(&params).unwrap(),
+        )
+    }
+
+    pub fn web(&self, method: &str, path: &str, body: &'static [u8]) -> Resp {
+        request(method, &format!("{}{path}", self.url), None, None, body)
+    }
+}
+
+/// Runs the CLI against this server; returns (success, stdout, stderr).
+pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .args(args)
+        .env("WISP_SERVER", &server.url)
+        .env("WISP_API_KEY", KEY)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Compiles WAT to a module.
+pub fn wat(src: &str) -> Vec<u8> {
+    wat::parse_str(src).unwrap()
+}

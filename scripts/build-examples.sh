@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds every guest function in examples/ into examples/build/NAME.wasm.
+# Needs: rustup targets wasm32-wasip1 and wasm32-wasip2, clang + wasi-libc, emscripten
+# (scripts/setup.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=examples/build
+mkdir -p "$out"
+
+cargo build --quiet --manifest-path examples/Cargo.toml --release \
+    --target wasm32-wasip2 -p hello-http
+cargo build --quiet --manifest-path examples/Cargo.toml --release \
+    --target wasm32-wasip1 -p cgi-rust -p json-rust
+cp examples/target/wasm32-wasip2/release/hello_http.wasm "$out/hello-http.wasm"
+cp examples/target/wasm32-wasip1/release/cgi-rust.wasm "$out/cgi-rust.wasm"
+cp examples/target/wasm32-wasip1/release/json-rust.wasm "$out/json-rust.wasm"
+
+# C with clang + wasi-libc (Debian's clang knows the wasi-libc sysroot).
+clang --target=wasm32-wasi -O2 -o "$out/c-counter.wasm" examples/c-counter/counter.c
+
+# C++ with Emscripten, as the paper built its workloads; STANDALONE_WASM gives a
+# WASI command module with no JavaScript glue.
+EM_CACHE="${EM_CACHE:-$PWD/examples/target/emcache}" \
+    em++ -O2 -sSTANDALONE_WASM -o "$out/cpp-primes.wasm" examples/cpp-primes/primes.cpp 2>/dev/null \
+    || em++ -O2 -sSTANDALONE_WASM -o "$out/cpp-primes.wasm" examples/cpp-primes/primes.cpp
+
+ls -1 "$out"/*.wasm

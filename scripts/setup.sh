@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing wisp needs, idempotently: the wasm rustup
+# targets and the Debian packages for the C/C++ examples and the benchmark.
+set -euo pipefail
+
+targets_needed=()
+for t in wasm32-wasip1 wasm32-wasip2; do
+    rustup target list --installed | grep -qx "$t" || targets_needed+=("$t")
+done
+if [ ${#targets_needed[@]} -gt 0 ]; then
+    rustup target add "${targets_needed[@]}"
+fi
+
+pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten)
+[ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
