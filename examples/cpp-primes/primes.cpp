@@ -29,7 +29,7 @@ int main() {
     for (long i = 2; i < limit; i++) {
         if (composite[i]) continue;
         count++;
-        for (long j = i * i; j < limit; j += i) composite[j] = true;
+        for (long long j = (long long)i * i; j < limit; j += i) composite[j] = true;
     }
     std::printf("{\"n\": %ld, \"primes\": %ld, \"language\": \"c++\"}\n", limit, count);
     return 0;
