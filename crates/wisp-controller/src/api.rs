@@ -539,10 +539,28 @@ fn merge_params(rec: &ActionRecord, call: Value) -> Result<Value, ApiError> {
     Ok(Value::Object(merged))
 }
 
+/// A new 32-hex-digit activation id. Ids must be unique, not secret: a per-thread
+/// SplitMix64 generator seeded once from the OS avoids a system call per request.
 fn new_activation_id() -> String {
-    let mut b = [0u8; 16];
-    let _ = getrandom::fill(&mut b);
-    hex::encode(b)
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_le_bytes(seed)
+        });
+    }
+    let next = || {
+        STATE.with(|s| {
+            let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            s.set(x);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+    };
+    format!("{:016x}{:016x}", next(), next())
 }
 
 async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &str) -> ApiResult {

@@ -2,6 +2,8 @@
 //! proxy world plus the WASI command interfaces, with no preopened directories, no
 //! host environment, no sockets and no outgoing HTTP.
 
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -166,6 +168,15 @@ fn full(bytes: Bytes) -> Full {
         .boxed_unsync()
 }
 
+/// The outcome of the guest's `handle` call, with its time limit applied.
+type GuestResult = Result<wasmtime::Result<()>, tokio::time::error::Elapsed>;
+/// The guest's `handle` call; it owns the store and the instance slot.
+type GuestCall = std::pin::Pin<Box<dyn Future<Output = GuestResult> + Send>>;
+
+/// Runs the guest in the caller's task (no task spawn, no cross-thread wake-up on
+/// the common path) until it has set a response; the rest of its run, such as
+/// streaming the body, is driven by polling the response body (see
+/// [`DrivingBody`]).
 async fn run(
     pre: &ProxyPre<HttpState>,
     req: http::Request<Full>,
@@ -181,7 +192,7 @@ async fn run(
         .http()
         .new_incoming_request(Scheme::Http, req)
         .map_err(internal)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
     let out = store
         .data_mut()
         .http()
@@ -189,7 +200,7 @@ async fn run(
         .map_err(internal)?;
     let pre = pre.clone();
     let timeout = limits.timeout;
-    let task = tokio::spawn(async move {
+    let mut guest: GuestCall = Box::pin(async move {
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
@@ -203,24 +214,155 @@ async fn run(
         result
     });
     let logs = LogPipes { stdout, stderr };
-    match rx.await {
+
+    enum First {
+        Response(Result<Result<HyperResponse, ErrorCode>, RecvError>),
+        Finished(GuestResult),
+    }
+    let first = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = std::pin::Pin::new(&mut rx).poll(cx) {
+            return Poll::Ready(First::Response(r));
+        }
+        if let Poll::Ready(r) = guest.as_mut().poll(cx) {
+            return Poll::Ready(First::Finished(r));
+        }
+        Poll::Pending
+    })
+    .await;
+
+    let (response, guest) = match first {
+        First::Response(r) => {
+            // Most handlers write their whole body and return right after setting
+            // the response: give the guest one more turn now, so the response
+            // usually leaves complete, with a Content-Length, in one write.
+            let finished = std::future::poll_fn(|cx| Poll::Ready(guest.as_mut().poll(cx))).await;
+            match finished {
+                Poll::Pending => (r, Some(guest)),
+                Poll::Ready(Ok(Ok(()))) => (r, None),
+                Poll::Ready(other) => {
+                    if let Err(e) = r.as_ref().map(|_| ()) {
+                        tracing::debug!("response channel closed: {e}");
+                    }
+                    // A response was set, then the guest failed; report the failure
+                    // unless a complete response was already produced.
+                    match r {
+                        Ok(Ok(resp)) => {
+                            tracing::info!("component failed after setting its response");
+                            let _ = other;
+                            (Ok(Ok(resp)), None)
+                        }
+                        _ => return Err(guest_failure(other, timeout, &logs)),
+                    }
+                }
+            }
+        }
+        First::Finished(result) => match rx.try_recv() {
+            // The guest set its response and then returned.
+            Ok(r) if result.as_ref().is_ok_and(|r| r.is_ok()) => (Ok(r), None),
+            _ => return Err(guest_failure(result, timeout, &logs)),
+        },
+    };
+    match response {
+        // The guest is done, so its whole body is buffered: send it with a length.
+        Ok(Ok(response)) if guest.is_none() => {
+            let (parts, body) = response.into_parts();
+            match body.collect().await {
+                Ok(collected) => Ok((
+                    http::Response::from_parts(parts, crate::full_body(collected.to_bytes())),
+                    logs,
+                )),
+                Err(e) => Err(InvokeError::BadOutput(format!(
+                    "the component's response body failed: {e}"
+                ))),
+            }
+        }
         Ok(Ok(response)) => Ok((
-            response.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+            response.map(|body| DrivingBody { inner: body, guest }.boxed_unsync()),
             logs,
         )),
         Ok(Err(code)) => Err(InvokeError::BadOutput(format!(
             "the component answered with an error: {code:?}"
         ))),
-        Err(_) => {
-            let stderr = logs.stderr.contents();
-            Err(match task.await {
-                Ok(Err(_elapsed)) => InvokeError::Timeout(timeout.as_millis() as u64),
-                Ok(Ok(Err(e))) => classify(e, &stderr),
-                Ok(Ok(Ok(()))) => InvokeError::BadOutput(
-                    "the component returned without setting a response".into(),
-                ),
-                Err(e) => InvokeError::Internal(format!("instance task failed: {e}")),
-            })
+        // The outparam was dropped without a response: the guest failed or
+        // returned; finish it here to learn which.
+        Err(_) => match guest {
+            Some(g) => Err(guest_failure(g.await, timeout, &logs)),
+            None => Err(InvokeError::BadOutput(
+                "the component returned without setting a response".into(),
+            )),
+        },
+    }
+}
+
+type HyperResponse = hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>;
+type ErrorCode = wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+type RecvError = tokio::sync::oneshot::error::RecvError;
+
+fn guest_failure(
+    result: GuestResult,
+    timeout: std::time::Duration,
+    logs: &LogPipes,
+) -> InvokeError {
+    match result {
+        Err(_elapsed) => InvokeError::Timeout(timeout.as_millis() as u64),
+        Ok(Err(e)) => classify(e, &logs.stderr.contents()),
+        Ok(Ok(())) => {
+            InvokeError::BadOutput("the component returned without setting a response".into())
+        }
+    }
+}
+
+/// A response body that also drives the guest that produces it, so a component
+/// streaming its body needs no task of its own. When the body is finished or
+/// dropped while the guest still runs (work after the response), the guest is
+/// moved to a task of its own and runs to its end.
+struct DrivingBody {
+    inner: wasmtime_wasi_http::p2::body::HyperOutgoingBody,
+    guest: Option<GuestCall>,
+}
+
+impl DrivingBody {
+    fn poll_guest(&mut self, cx: &mut Context<'_>) {
+        if let Some(g) = self.guest.as_mut()
+            && let Poll::Ready(result) = g.as_mut().poll(cx)
+        {
+            self.guest = None;
+            match result {
+                Err(_) => tracing::info!("component exceeded its time limit while streaming"),
+                Ok(Err(e)) => tracing::info!("component failed while streaming: {e:#}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+impl hyper::body::Body for DrivingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        self.poll_guest(cx);
+        std::pin::Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map_err(BoxError::from)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for DrivingBody {
+    fn drop(&mut self) {
+        if let Some(g) = self.guest.take() {
+            tokio::spawn(g);
         }
     }
 }

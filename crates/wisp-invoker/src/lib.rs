@@ -319,6 +319,10 @@ impl Invoker {
     }
 
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
+        // Fast path without a timer: a slot is free.
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
         match tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(InvokeError::Internal("invoker is shutting down".into())),

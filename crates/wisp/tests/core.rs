@@ -24,6 +24,24 @@ fn http_component_serves_web_and_api_calls_relative_to_its_route() {
     let r = s.web("POST", "/fn/hello/echo", b"echo me");
     assert_eq!((r.status, r.text().as_str()), (200, "echo me"));
 
+    // A body far larger than the host's buffer: the component streams it back
+    // while the response is being sent.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let r = request(
+        "POST",
+        &format!("{}/fn/hello/echo", s.url),
+        None,
+        Some("application/x-test"),
+        big.clone(),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/x-test");
+    assert!(
+        r.body == big,
+        "echoed body differs ({} bytes back)",
+        r.body.len()
+    );
+
     let info = s.web("GET", "/fn/hello/info?x=1", b"").json();
     assert_eq!(info["path"], "/info?x=1");
     assert_eq!(info["prefix"], "/fn/hello");
