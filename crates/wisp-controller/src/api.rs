@@ -518,6 +518,7 @@ fn invoke_limits(rec: &ActionRecord) -> InvokeLimits {
     InvokeLimits {
         timeout: Duration::from_millis(rec.limits.timeout),
         memory_bytes: (rec.limits.memory as usize) << 20,
+        grants: wisp_invoker::Grants::default(),
     }
 }
 

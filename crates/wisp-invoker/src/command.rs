@@ -5,17 +5,19 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
-use crate::{DeployError, InvokeError, InvokeLimits, MAX_OUTPUT_BYTES, classify};
+use crate::capture::Capture;
+use crate::sandbox::{Limiter, check_quota};
+use crate::{DeployError, InvokeError, InvokeLimits, RunFacts, classify};
 
 /// Per-call state of a command instance.
 pub(crate) struct CommandState {
     wasi: WasiP1Ctx,
-    limits: StoreLimits,
+    limiter: Limiter,
 }
 
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<CommandState>> {
@@ -39,7 +41,7 @@ pub(crate) fn provided_imports(
 fn empty_state() -> CommandState {
     CommandState {
         wasi: WasiCtxBuilder::new().build_p1(),
-        limits: StoreLimits::default(),
+        limiter: Limiter::new(0),
     }
 }
 
@@ -90,30 +92,36 @@ impl CommandOutput {
     }
 }
 
-/// Runs `_start` in a fresh instance with `stdin` and `env`.
+/// Runs `_start` in a fresh instance with `stdin` and `env`; stdout and stderr
+/// are captured up to the given caps.
 pub(crate) async fn run(
     pre: &InstancePre<CommandState>,
     stdin: Bytes,
     env: Vec<(String, String)>,
-    limits: InvokeLimits,
+    limits: &InvokeLimits,
+    stdout_cap: usize,
+    stderr_cap: usize,
+    stdout_is: &'static str,
 ) -> Result<CommandOutput, InvokeError> {
-    let stdout = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
-    let stderr = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
-    let wasi = WasiCtxBuilder::new()
+    let stdout = Capture::new(stdout_cap);
+    let stderr = Capture::new(stderr_cap);
+    let mut builder = WasiCtxBuilder::new();
+    builder
         .stdin(MemoryInputPipe::new(stdin))
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .envs(&env)
-        .arg("main")
-        .build_p1();
+        .arg("main");
+    limits
+        .grants
+        .apply(&mut builder)
+        .map_err(InvokeError::Internal)?;
     let state = CommandState {
-        wasi,
-        limits: StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .build(),
+        wasi: builder.build_p1(),
+        limiter: Limiter::new(limits.memory_bytes),
     };
     let mut store = Store::new(pre.module().engine(), state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
@@ -123,20 +131,31 @@ pub(crate) async fn run(
         start.call_async(&mut store, ()).await
     };
     let result = tokio::time::timeout(limits.timeout, call).await;
+    let hit_memory = store.data().limiter.hit_memory;
     drop(store);
-    let stdout = stdout.contents();
-    let stderr = stderr.contents();
     let exit_code = match result {
         Err(_) => return Err(InvokeError::Timeout(limits.timeout.as_millis() as u64)),
         Ok(Ok(())) => 0,
         Ok(Err(e)) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
             Some(exit) => exit.0,
-            None => return Err(classify(e, &stderr)),
+            None => {
+                return Err(classify(
+                    e,
+                    &RunFacts {
+                        hit_memory,
+                        memory_bytes: limits.memory_bytes,
+                        stdout: &stdout,
+                        stdout_is,
+                        stderr: &stderr,
+                    },
+                ));
+            }
         },
     };
+    check_quota(&limits.grants)?;
     Ok(CommandOutput {
-        stdout,
-        stderr,
+        stdout: stdout.contents(),
+        stderr: stderr.contents(),
         exit_code,
     })
 }

@@ -32,7 +32,7 @@ const TABLES_PER_SLOT: u32 = 4;
 /// first heap pages fit, and most resets never enter the kernel at all.
 pub const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
 /// The same for tables and for async (fiber) stacks.
-pub const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+pub const TABLE_KEEP_RESIDENT: usize = 1 << 20;
 /// Async stack bytes kept resident between uses.
 pub const STACK_KEEP_RESIDENT: usize = 128 << 10;
 /// Pages handed back to the kernel are batched: one decommit covers this many

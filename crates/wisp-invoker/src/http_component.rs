@@ -8,15 +8,16 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::capture::Capture;
+use crate::sandbox::{Limiter, check_quota};
 use crate::{
-    Body, BoxError, DeployError, InvokeError, InvokeLimits, JsonOutcome, MAX_OUTPUT_BYTES,
+    Body, BoxError, Caps, DeployError, InvokeError, InvokeLimits, JsonOutcome, RunFacts,
     WebRequest, classify,
 };
 
@@ -29,28 +30,45 @@ pub(crate) struct HttpState {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: DenyOutbound,
-    limits: StoreLimits,
+    hooks: Outbound,
+    limiter: Limiter,
 }
 
-/// Outgoing HTTP is refused: a guest reaches no network unless granted.
-struct DenyOutbound;
+/// Outgoing HTTP goes only to the hosts the action lists; everything else is
+/// refused with `HTTP-request-denied`.
+struct Outbound {
+    grants: crate::Grants,
+}
 
-impl WasiHttpHooks for DenyOutbound {
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = wasmtime_wasi_http::Result<(
-                    http::Response<wasmtime_wasi_http::WasiBody>,
-                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-                )>,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let scheme = request.uri().scheme_str().unwrap_or("http").to_string();
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        if !self.grants.allows(&scheme, &authority) {
+            tracing::info!(%authority, "outgoing HTTP denied: host not in allowed-outbound-hosts");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(|b| b.boxed_unsync()),
+                Box::new(io) as Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            ))
+        })
     }
 }
 
@@ -97,39 +115,41 @@ pub(crate) fn prepare(
 fn new_store(
     engine: &Engine,
     limits: &InvokeLimits,
-    stdout: &MemoryOutputPipe,
-    stderr: &MemoryOutputPipe,
-) -> Store<HttpState> {
-    let wasi = WasiCtxBuilder::new()
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .build();
+    stdout: &Capture,
+    stderr: &Capture,
+) -> Result<Store<HttpState>, InvokeError> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.stdout(stdout.clone()).stderr(stderr.clone());
+    limits
+        .grants
+        .apply(&mut builder)
+        .map_err(InvokeError::Internal)?;
     let state = HttpState {
         table: ResourceTable::new(),
-        wasi,
+        wasi: builder.build(),
         http: WasiHttpCtx::new(),
-        hooks: DenyOutbound,
-        limits: StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .build(),
+        hooks: Outbound {
+            grants: limits.grants.clone(),
+        },
+        limiter: Limiter::new(limits.memory_bytes),
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
-    store
+    Ok(store)
 }
 
-/// Serves one request with a fresh instance. The instance runs in its own task
-/// (it may stream the body after the headers) and holds `permit` until it ends.
+/// Serves one request with a fresh instance, which holds `permit` until it ends.
 pub(crate) async fn invoke(
     pre: &ProxyPre<HttpState>,
     request: WebRequest,
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
+    caps: Caps,
 ) -> Result<http::Response<Body>, InvokeError> {
     let req = to_hyper_request(request)?;
-    let (response, _logs) = run(pre, req, limits, permit).await?;
+    let (response, _logs) = run(pre, req, limits, permit, caps).await?;
     Ok(response)
 }
 
@@ -168,10 +188,14 @@ fn full(bytes: Bytes) -> Full {
         .boxed_unsync()
 }
 
-/// The outcome of the guest's `handle` call, with its time limit applied.
-type GuestResult = Result<wasmtime::Result<()>, tokio::time::error::Elapsed>;
+/// The outcome of the guest's `handle` call, with its time limit applied, and
+/// whether it was refused memory beyond its limit.
+struct GuestOutcome {
+    result: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
+    hit_memory: bool,
+}
 /// The guest's `handle` call; it owns the store and the instance slot.
-type GuestCall = std::pin::Pin<Box<dyn Future<Output = GuestResult> + Send>>;
+type GuestCall = std::pin::Pin<Box<dyn Future<Output = GuestOutcome> + Send>>;
 
 /// Runs the guest in the caller's task (no task spawn, no cross-thread wake-up on
 /// the common path) until it has set a response; the rest of its run, such as
@@ -182,10 +206,13 @@ async fn run(
     req: http::Request<Full>,
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
+    caps: Caps,
 ) -> Result<(http::Response<Body>, LogPipes), InvokeError> {
-    let stdout = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
-    let stderr = MemoryOutputPipe::new(MAX_OUTPUT_BYTES);
-    let mut store = new_store(pre.engine(), &limits, &stdout, &stderr);
+    let logs = LogPipes {
+        stdout: Capture::new(caps.log_bytes),
+        stderr: Capture::new(caps.log_bytes),
+    };
+    let mut store = new_store(pre.engine(), &limits, &logs.stdout, &logs.stderr)?;
     let internal = |e: wasmtime::Error| InvokeError::Internal(format!("{e:#}"));
     let req = store
         .data_mut()
@@ -209,15 +236,33 @@ async fn run(
                 .await
         };
         let result = tokio::time::timeout(timeout, call).await;
+        let hit_memory = store.data().limiter.hit_memory;
         drop(store);
         drop(permit);
-        result
+        GuestOutcome { result, hit_memory }
     });
-    let logs = LogPipes { stdout, stderr };
+    let fail = |outcome: GuestOutcome, logs: &LogPipes| -> InvokeError {
+        match outcome.result {
+            Err(_elapsed) => InvokeError::Timeout(timeout.as_millis() as u64),
+            Ok(Err(e)) => classify(
+                e,
+                &RunFacts {
+                    hit_memory: outcome.hit_memory,
+                    memory_bytes: limits.memory_bytes,
+                    stdout: &logs.stdout,
+                    stdout_is: "stdout",
+                    stderr: &logs.stderr,
+                },
+            ),
+            Ok(Ok(())) => {
+                InvokeError::BadOutput("the component returned without setting a response".into())
+            }
+        }
+    };
 
     enum First {
         Response(Result<Result<HyperResponse, ErrorCode>, RecvError>),
-        Finished(GuestResult),
+        Finished(GuestOutcome),
     }
     let first = std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = std::pin::Pin::new(&mut rx).poll(cx) {
@@ -230,54 +275,62 @@ async fn run(
     })
     .await;
 
+    // Most handlers write their whole body and return right after setting the
+    // response: give the guest one more turn, so the response usually leaves
+    // complete, with a Content-Length, in one write.
     let (response, guest) = match first {
         First::Response(r) => {
-            // Most handlers write their whole body and return right after setting
-            // the response: give the guest one more turn now, so the response
-            // usually leaves complete, with a Content-Length, in one write.
-            let finished = std::future::poll_fn(|cx| Poll::Ready(guest.as_mut().poll(cx))).await;
-            match finished {
+            match std::future::poll_fn(|cx| Poll::Ready(guest.as_mut().poll(cx))).await {
                 Poll::Pending => (r, Some(guest)),
-                Poll::Ready(Ok(Ok(()))) => (r, None),
-                Poll::Ready(other) => {
-                    if let Err(e) = r.as_ref().map(|_| ()) {
-                        tracing::debug!("response channel closed: {e}");
-                    }
-                    // A response was set, then the guest failed; report the failure
-                    // unless a complete response was already produced.
-                    match r {
-                        Ok(Ok(resp)) => {
-                            tracing::info!("component failed after setting its response");
-                            let _ = other;
-                            (Ok(Ok(resp)), None)
-                        }
-                        _ => return Err(guest_failure(other, timeout, &logs)),
+                Poll::Ready(outcome) => {
+                    if outcome.result.as_ref().is_ok_and(|r| r.is_ok()) {
+                        (r, None)
+                    } else {
+                        return Err(fail(outcome, &logs));
                     }
                 }
             }
         }
-        First::Finished(result) => match rx.try_recv() {
+        First::Finished(outcome) => match rx.try_recv() {
             // The guest set its response and then returned.
-            Ok(r) if result.as_ref().is_ok_and(|r| r.is_ok()) => (Ok(r), None),
-            _ => return Err(guest_failure(result, timeout, &logs)),
+            Ok(r) if outcome.result.as_ref().is_ok_and(|r| r.is_ok()) => (Ok(r), None),
+            _ => return Err(fail(outcome, &logs)),
         },
     };
     match response {
         // The guest is done, so its whole body is buffered: send it with a length.
         Ok(Ok(response)) if guest.is_none() => {
+            check_quota(&limits.grants)?;
             let (parts, body) = response.into_parts();
-            match body.collect().await {
-                Ok(collected) => Ok((
-                    http::Response::from_parts(parts, crate::full_body(collected.to_bytes())),
-                    logs,
-                )),
-                Err(e) => Err(InvokeError::BadOutput(format!(
-                    "the component's response body failed: {e}"
-                ))),
-            }
+            let bytes = http_body_util::Limited::new(body, caps.response_bytes)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        InvokeError::OutputTooLarge {
+                            what: "response",
+                            limit: caps.response_bytes,
+                        }
+                    } else {
+                        InvokeError::BadOutput(format!("the component's response body failed: {e}"))
+                    }
+                })?
+                .to_bytes();
+            Ok((
+                http::Response::from_parts(parts, crate::full_body(bytes)),
+                logs,
+            ))
         }
         Ok(Ok(response)) => Ok((
-            response.map(|body| DrivingBody { inner: body, guest }.boxed_unsync()),
+            response.map(|body| {
+                DrivingBody {
+                    inner: body,
+                    guest,
+                    sent: 0,
+                    cap: caps.response_bytes,
+                }
+                .boxed_unsync()
+            }),
             logs,
         )),
         Ok(Err(code)) => Err(InvokeError::BadOutput(format!(
@@ -286,7 +339,7 @@ async fn run(
         // The outparam was dropped without a response: the guest failed or
         // returned; finish it here to learn which.
         Err(_) => match guest {
-            Some(g) => Err(guest_failure(g.await, timeout, &logs)),
+            Some(g) => Err(fail(g.await, &logs)),
             None => Err(InvokeError::BadOutput(
                 "the component returned without setting a response".into(),
             )),
@@ -298,36 +351,25 @@ type HyperResponse = hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoing
 type ErrorCode = wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 type RecvError = tokio::sync::oneshot::error::RecvError;
 
-fn guest_failure(
-    result: GuestResult,
-    timeout: std::time::Duration,
-    logs: &LogPipes,
-) -> InvokeError {
-    match result {
-        Err(_elapsed) => InvokeError::Timeout(timeout.as_millis() as u64),
-        Ok(Err(e)) => classify(e, &logs.stderr.contents()),
-        Ok(Ok(())) => {
-            InvokeError::BadOutput("the component returned without setting a response".into())
-        }
-    }
-}
-
 /// A response body that also drives the guest that produces it, so a component
 /// streaming its body needs no task of its own. When the body is finished or
 /// dropped while the guest still runs (work after the response), the guest is
-/// moved to a task of its own and runs to its end.
+/// moved to a task of its own and runs to its end. A body past the response cap
+/// is cut off with an error.
 struct DrivingBody {
     inner: wasmtime_wasi_http::p2::body::HyperOutgoingBody,
     guest: Option<GuestCall>,
+    sent: usize,
+    cap: usize,
 }
 
 impl DrivingBody {
     fn poll_guest(&mut self, cx: &mut Context<'_>) {
         if let Some(g) = self.guest.as_mut()
-            && let Poll::Ready(result) = g.as_mut().poll(cx)
+            && let Poll::Ready(outcome) = g.as_mut().poll(cx)
         {
             self.guest = None;
-            match result {
+            match outcome.result {
                 Err(_) => tracing::info!("component exceeded its time limit while streaming"),
                 Ok(Err(e)) => tracing::info!("component failed while streaming: {e:#}"),
                 Ok(Ok(())) => {}
@@ -345,9 +387,24 @@ impl hyper::body::Body for DrivingBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
         self.poll_guest(cx);
-        std::pin::Pin::new(&mut self.inner)
+        let frame = std::pin::Pin::new(&mut self.inner)
             .poll_frame(cx)
-            .map_err(BoxError::from)
+            .map_err(BoxError::from);
+        if let Poll::Ready(Some(Ok(f))) = &frame
+            && let Some(data) = f.data_ref()
+        {
+            self.sent += data.len();
+            if self.sent > self.cap {
+                // Stop the guest too: it has nowhere to write.
+                self.guest = None;
+                return Poll::Ready(Some(Err(format!(
+                    "the action's response exceeded the limit of {} bytes",
+                    self.cap
+                )
+                .into())));
+            }
+        }
+        frame
     }
 
     fn is_end_stream(&self) -> bool {
@@ -368,8 +425,8 @@ impl Drop for DrivingBody {
 }
 
 struct LogPipes {
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: Capture,
+    stderr: Capture,
 }
 
 /// An API invocation of a component: the parameters are POSTed to `/` as JSON and
@@ -381,6 +438,7 @@ pub(crate) async fn invoke_json(
     input: Bytes,
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
+    caps: Caps,
 ) -> Result<JsonOutcome, InvokeError> {
     let req = http::Request::builder()
         .method("POST")
@@ -389,12 +447,13 @@ pub(crate) async fn invoke_json(
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(full(input))
         .map_err(|e| InvokeError::Internal(format!("cannot build request: {e}")))?;
-    let deadline = tokio::time::Instant::now() + limits.timeout;
-    let (response, logs) = run(pre, req, limits, permit).await?;
+    let timeout = limits.timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (response, logs) = run(pre, req, limits, permit, caps).await?;
     let status = response.status();
     let body = tokio::time::timeout_at(deadline, response.into_body().collect())
         .await
-        .map_err(|_| InvokeError::Timeout(limits.timeout.as_millis() as u64))?
+        .map_err(|_| InvokeError::Timeout(timeout.as_millis() as u64))?
         .map_err(|e| InvokeError::BadOutput(format!("the component's response body failed: {e}")))?
         .to_bytes();
     let result = match serde_json::from_slice::<serde_json::Value>(&body) {

@@ -15,10 +15,13 @@
 //!   (see [`cgi`]).
 
 pub mod cache;
+mod capture;
 pub mod cgi;
 mod command;
 pub mod engine;
+pub mod gate;
 mod http_component;
+pub mod sandbox;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -27,21 +30,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Engine;
 
 pub use cache::DiskCache;
 pub use cgi::WebFacts;
 pub use engine::EngineConfig;
 pub use http_component::ROUTE_PREFIX_HEADER;
+pub use sandbox::Grants;
 
 /// Error type carried by response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body of responses produced by guests.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
-
-/// Bytes of stdout and of stderr one invocation may write (OpenWhisk's log cap).
-pub const MAX_OUTPUT_BYTES: usize = 10 << 20;
 
 /// The shape of a function, detected from its binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,25 @@ pub enum InvokeError {
     /// The guest trapped (unreachable, out-of-bounds access, stack overflow, ...).
     #[error("the action failed: {0}")]
     Trap(String),
+    /// The guest tried to grow its memory past its limit, and failed because of it.
+    #[error("the action exceeded its memory limit of {0} MB")]
+    MemoryLimit(u64),
+    /// The guest wrote more than a cap allows.
+    #[error("the action's {what} exceeded the limit of {limit} bytes")]
+    OutputTooLarge {
+        /// Which output: `stdout`, `stderr`, `response` or `result`.
+        what: &'static str,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The private `/data` directory grew past its quota.
+    #[error("the action's /data directory holds {used} bytes, over its quota of {quota} bytes")]
+    StorageQuota {
+        /// Bytes in use after the call.
+        used: u64,
+        /// The quota.
+        quota: u64,
+    },
     /// A command module exited with a non-zero status.
     #[error("the action exited with status {code}{}", if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
     Exit {
@@ -119,13 +139,15 @@ pub enum InvokeError {
     Internal(String),
 }
 
-/// Limits one invocation runs under.
-#[derive(Debug, Clone, Copy)]
+/// Limits and grants one invocation runs under.
+#[derive(Debug, Clone)]
 pub struct InvokeLimits {
     /// Wall-clock deadline.
     pub timeout: Duration,
     /// Most linear memory, in bytes.
     pub memory_bytes: usize,
+    /// Directories and hosts the action may reach.
+    pub grants: Grants,
 }
 
 /// A web request as the invoker sees it: the body is already read.
@@ -172,13 +194,22 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// How invocations of one process share the machine.
+/// How invocations of one process share the machine, and the output caps.
 #[derive(Debug, Clone)]
 pub struct InvokerConfig {
     /// Engine settings.
     pub engine: EngineConfig,
     /// How long a call waits for a free instance slot before it is refused.
     pub queue_timeout: Duration,
+    /// Most calls waiting for an instance slot at once; beyond, calls are refused
+    /// at once.
+    pub max_queue: usize,
+    /// Bytes of stdout and of stderr kept as logs of one call (OpenWhisk: 10 MB).
+    pub max_log_bytes: usize,
+    /// Bytes of one API call's JSON result (OpenWhisk: 1 MB).
+    pub max_result_bytes: usize,
+    /// Bytes of one web call's response body.
+    pub max_response_bytes: usize,
 }
 
 impl Default for InvokerConfig {
@@ -186,6 +217,10 @@ impl Default for InvokerConfig {
         InvokerConfig {
             engine: EngineConfig::default(),
             queue_timeout: Duration::from_secs(5),
+            max_queue: 1024,
+            max_log_bytes: 10 << 20,
+            max_result_bytes: 1 << 20,
+            max_response_bytes: 10 << 20,
         }
     }
 }
@@ -199,9 +234,17 @@ pub struct Invoker {
     command_imports: HashSet<(String, String)>,
     disk: DiskCache,
     memory: Mutex<HashMap<String, Arc<Prepared>>>,
-    slots: Arc<Semaphore>,
-    queue_timeout: Duration,
+    slots: gate::Gate,
+    caps: Caps,
     _ticker: engine::EpochTicker,
+}
+
+/// Output caps of every call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caps {
+    pub log_bytes: usize,
+    pub result_bytes: usize,
+    pub response_bytes: usize,
 }
 
 impl Invoker {
@@ -220,8 +263,16 @@ impl Invoker {
             command_imports,
             disk,
             memory: Mutex::new(HashMap::new()),
-            slots: Arc::new(Semaphore::new(config.engine.max_instances.max(1) as usize)),
-            queue_timeout: config.queue_timeout,
+            slots: gate::Gate::new(
+                config.engine.max_instances.max(1) as usize,
+                config.max_queue,
+                config.queue_timeout,
+            ),
+            caps: Caps {
+                log_bytes: config.max_log_bytes,
+                result_bytes: config.max_result_bytes,
+                response_bytes: config.max_response_bytes,
+            },
             _ticker: ticker,
         })
     }
@@ -319,15 +370,10 @@ impl Invoker {
     }
 
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
-        // Fast path without a timer: a slot is free.
-        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        match tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(InvokeError::Internal("invoker is shutting down".into())),
-            Err(_) => Err(InvokeError::Overloaded),
-        }
+        self.slots
+            .enter()
+            .await
+            .map_err(|_| InvokeError::Overloaded)
     }
 
     /// Answers a web request with a fresh instance.
@@ -339,16 +385,22 @@ impl Invoker {
     ) -> Result<http::Response<Body>, InvokeError> {
         let permit = self.acquire_slot().await?;
         match &prepared.template {
-            Template::Http(pre) => http_component::invoke(pre, request, limits, permit).await,
+            Template::Http(pre) => {
+                http_component::invoke(pre, request, limits, permit, self.caps).await
+            }
             Template::Command(pre) => {
+                let env = cgi::cgi_env(&request.facts)
+                    .into_iter()
+                    .chain(request.env)
+                    .collect();
                 let out = command::run(
                     pre,
                     request.body,
-                    cgi::cgi_env(&request.facts)
-                        .into_iter()
-                        .chain(request.env)
-                        .collect(),
-                    limits,
+                    env,
+                    &limits,
+                    self.caps.response_bytes,
+                    self.caps.log_bytes,
+                    "response",
                 )
                 .await;
                 drop(permit);
@@ -375,19 +427,40 @@ impl Invoker {
             serde_json::to_vec(params)
                 .map_err(|e| InvokeError::Internal(format!("cannot encode parameters: {e}")))?,
         );
-        match &prepared.template {
-            Template::Http(pre) => http_component::invoke_json(pre, input, limits, permit).await,
+        let outcome = match &prepared.template {
+            Template::Http(pre) => {
+                http_component::invoke_json(pre, input, limits, permit, self.caps).await?
+            }
             Template::Command(pre) => {
-                let out = command::run(pre, input, Vec::new(), limits).await;
+                let out = command::run(
+                    pre,
+                    input,
+                    Vec::new(),
+                    &limits,
+                    self.caps.log_bytes,
+                    self.caps.log_bytes,
+                    "stdout",
+                )
+                .await;
                 drop(permit);
                 let out = out?;
                 out.success()?;
                 let result = cgi::json_result(&out.stdout).map_err(InvokeError::BadOutput)?;
                 let mut logs = cgi::log_lines(&out.stdout, true);
                 logs.extend(cgi::log_lines(&out.stderr, false));
-                Ok(JsonOutcome { result, logs })
+                JsonOutcome { result, logs }
             }
+        };
+        let size = serde_json::to_vec(&outcome.result)
+            .map(|v| v.len())
+            .unwrap_or(0);
+        if size > self.caps.result_bytes {
+            return Err(InvokeError::OutputTooLarge {
+                what: "result",
+                limit: self.caps.result_bytes,
+            });
         }
+        Ok(outcome)
     }
 }
 
@@ -434,17 +507,47 @@ impl Artifact for wasmtime::component::Component {
     }
 }
 
+/// What the host knows about a guest's run beyond its error: whether it hit its
+/// memory limit, and whether it wrote past a cap.
+pub(crate) struct RunFacts<'a> {
+    pub hit_memory: bool,
+    pub memory_bytes: usize,
+    pub stdout: &'a capture::Capture,
+    /// What stdout is to the caller: `stdout`, or `response` for CGI web calls.
+    pub stdout_is: &'static str,
+    pub stderr: &'a capture::Capture,
+}
+
 /// Turns a wasmtime error from running a guest into an [`InvokeError`].
-fn classify(e: wasmtime::Error, stderr: &[u8]) -> InvokeError {
+fn classify(e: wasmtime::Error, facts: &RunFacts<'_>) -> InvokeError {
+    let stderr = facts.stderr.contents();
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return InvokeError::Exit {
             code: exit.0,
-            stderr: tail(stderr),
+            stderr: tail(&stderr),
         };
     }
+    if facts.stdout.overflowed() {
+        return InvokeError::OutputTooLarge {
+            what: facts.stdout_is,
+            limit: facts.stdout.cap(),
+        };
+    }
+    if facts.stderr.overflowed() {
+        return InvokeError::OutputTooLarge {
+            what: "stderr",
+            limit: facts.stderr.cap(),
+        };
+    }
+    if facts.hit_memory {
+        return InvokeError::MemoryLimit((facts.memory_bytes >> 20) as u64);
+    }
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        let mut msg = trap.to_string();
-        let err = tail(stderr);
+        let mut msg = match trap {
+            wasmtime::Trap::StackOverflow => "stack overflow (call stack exhausted)".to_string(),
+            other => other.to_string(),
+        };
+        let err = tail(&stderr);
         if !err.is_empty() {
             msg = format!("{msg}; stderr: {err}");
         }

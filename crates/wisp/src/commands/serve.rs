@@ -73,6 +73,7 @@ impl ServeCommand {
                 max_memory_bytes: (self.max_memory as usize) << 20,
             },
             queue_timeout: Duration::from_millis(self.queue_timeout),
+            ..InvokerConfig::default()
         };
         let invoker = Invoker::new(&invoker_config, &self.data_dir.join("cache"))
             .context("cannot start the WebAssembly engine")?;
