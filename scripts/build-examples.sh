@@ -10,10 +10,11 @@ mkdir -p "$out"
 cargo build --quiet --manifest-path examples/Cargo.toml --release \
     --target wasm32-wasip2 -p hello-http
 cargo build --quiet --manifest-path examples/Cargo.toml --release \
-    --target wasm32-wasip1 -p cgi-rust -p json-rust
+    --target wasm32-wasip1 -p cgi-rust -p json-rust -p sandbox-probe
 cp examples/target/wasm32-wasip2/release/hello_http.wasm "$out/hello-http.wasm"
 cp examples/target/wasm32-wasip1/release/cgi-rust.wasm "$out/cgi-rust.wasm"
 cp examples/target/wasm32-wasip1/release/json-rust.wasm "$out/json-rust.wasm"
+cp examples/target/wasm32-wasip1/release/sandbox-probe.wasm "$out/sandbox-probe.wasm"
 
 # C with clang + wasi-libc (Debian's clang knows the wasi-libc sysroot).
 clang --target=wasm32-wasi -O2 -o "$out/c-counter.wasm" examples/c-counter/counter.c

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use wisp_invoker::{Body, InvokeError, InvokeLimits, Prepared, WebFacts, WebRequest, full_body};
 use wisp_registry::{ActionRecord, KeyValue, Limits, module_hash};
 
-use crate::Controller;
 use crate::error::ApiError;
 use crate::routes::{ActionOp, DEFAULT_NAMESPACE, Route, route, valid_name};
+use crate::{Controller, Deployed};
 
 type ApiResult = Result<Response<Body>, ApiError>;
 
@@ -219,7 +219,14 @@ fn action_json(a: &ActionRecord, code: Option<&[u8]>) -> Value {
         "version": a.version,
         "publish": false,
         "exec": exec,
-        "limits": {"timeout": a.limits.timeout, "memory": a.limits.memory, "logs": 10, "concurrency": 1},
+        "limits": {
+            "timeout": a.limits.timeout,
+            "memory": a.limits.memory,
+            "logs": 10,
+            "concurrency": 1,
+            "storage": a.limits.storage,
+            "instances": a.limits.instances,
+        },
         "parameters": a.parameters,
         "annotations": annotations,
         "updated": a.updated,
@@ -241,7 +248,7 @@ async fn action(
     }
     match op {
         ActionOp::Get => {
-            let rec = lookup(ctl, ns, name)?;
+            let rec = &lookup(ctl, ns, name)?.record;
             let code = if matches!(query_param(&req, "code").as_deref(), Some("false")) {
                 None
             } else {
@@ -249,7 +256,7 @@ async fn action(
             };
             Ok(json_response(
                 StatusCode::OK,
-                &action_json(&rec, code.as_deref()),
+                &action_json(rec, code.as_deref()),
             ))
         }
         ActionOp::Delete => {
@@ -264,11 +271,19 @@ async fn action(
                     if let Ok(mut map) = ctl.actions.write() {
                         map.remove(&format!("{ns}/{name}"));
                     }
+                    // Its files go with it.
+                    let files = ctl.files_of(ns, name);
+                    if files.exists()
+                        && let Err(e) = std::fs::remove_dir_all(&files)
+                    {
+                        tracing::warn!("could not remove {}: {e}", files.display());
+                    }
                     Ok(json_response(StatusCode::OK, &action_json(&rec, None)))
                 }
                 None => Err(not_found(ns, name)),
             }
         }
+        ActionOp::PutAssets => crate::assets::put_assets(ctl, req, ns, name).await,
         ActionOp::Put => put_action(ctl, req, ns, name).await,
         ActionOp::Invoke => invoke(ctl, req, ns, name).await,
     }
@@ -278,7 +293,27 @@ fn not_found(ns: &str, name: &str) -> ApiError {
     ApiError::not_found(format!("the action '{ns}/{name}' does not exist"))
 }
 
-fn lookup(ctl: &Controller, ns: &str, name: &str) -> Result<Arc<ActionRecord>, ApiError> {
+/// The deployed action, or 404.
+pub(crate) fn lookup_action(
+    ctl: &Controller,
+    ns: &str,
+    name: &str,
+) -> Result<Arc<Deployed>, ApiError> {
+    lookup(ctl, ns, name)
+}
+
+/// Reads a whole request body, refusing one over `limit` with 413.
+pub(crate) async fn read_capped_body(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if declared_length(&req).is_some_and(|n| n > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    read_body(req.into_body(), limit).await
+}
+
+fn lookup(ctl: &Controller, ns: &str, name: &str) -> Result<Arc<Deployed>, ApiError> {
     ctl.actions
         .read()
         .map_err(ApiError::internal)?
@@ -319,6 +354,8 @@ struct ExecPut {
 struct LimitsPut {
     timeout: Option<u64>,
     memory: Option<u64>,
+    storage: Option<u64>,
+    instances: Option<u64>,
     // OpenWhisk fields wisp does not use yet; accepted so clients work.
     #[allow(dead_code, reason = "accepted for OpenWhisk client compatibility")]
     logs: Option<u64>,
@@ -351,6 +388,18 @@ fn validate_limits(
             }
             limits.memory = m;
         }
+        if let Some(st) = l.storage {
+            if st > ctl.config.max_storage_mb {
+                return Err(ApiError::bad_request(format!(
+                    "limits.storage must be between 0 and {} MB, got {st}",
+                    ctl.config.max_storage_mb
+                )));
+            }
+            limits.storage = st;
+        }
+        if let Some(n) = l.instances {
+            limits.instances = n;
+        }
     }
     Ok(limits)
 }
@@ -375,10 +424,12 @@ async fn put_action(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let existing = lookup(ctl, ns, name).ok();
+    let existing = lookup(ctl, ns, name).ok().map(|d| d.record.clone());
     let raw_limits = LimitsPut {
         timeout: query_param(&req, "timeout").and_then(|v| v.parse().ok()),
         memory: query_param(&req, "memory").and_then(|v| v.parse().ok()),
+        storage: query_param(&req, "storage").and_then(|v| v.parse().ok()),
+        instances: query_param(&req, "instances").and_then(|v| v.parse().ok()),
         logs: None,
         concurrency: None,
     };
@@ -488,9 +539,7 @@ async fn put_action(
     .await
     .map_err(ApiError::internal)??;
     let json = action_json(&stored, None);
-    if let Ok(mut map) = ctl.actions.write() {
-        map.insert(format!("{ns}/{name}"), Arc::new(stored));
-    }
+    ctl.publish(stored);
     Ok(json_response(StatusCode::OK, &json))
 }
 
@@ -514,11 +563,26 @@ async fn prepared(ctl: &Arc<Controller>, rec: &ActionRecord) -> Result<Arc<Prepa
     .map_err(ApiError::internal)?
 }
 
-fn invoke_limits(rec: &ActionRecord) -> InvokeLimits {
+fn invoke_limits(action: &Deployed) -> InvokeLimits {
     InvokeLimits {
-        timeout: Duration::from_millis(rec.limits.timeout),
-        memory_bytes: (rec.limits.memory as usize) << 20,
-        grants: wisp_invoker::Grants::default(),
+        timeout: Duration::from_millis(action.record.limits.timeout),
+        memory_bytes: (action.record.limits.memory as usize) << 20,
+        grants: action.grants.clone(),
+    }
+}
+
+/// Takes a slot of the action's own cap, when it has one.
+async fn enter_action(
+    action: &Deployed,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+    match &action.gate {
+        None => Ok(None),
+        Some(gate) => gate.enter().await.map(Some).map_err(|_| {
+            ApiError::too_many(format!(
+                "the action '{}' already runs {} instances, its limit; retry later",
+                action.record.name, action.record.limits.instances
+            ))
+        }),
     }
 }
 
@@ -565,7 +629,8 @@ fn new_activation_id() -> String {
 }
 
 async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &str) -> ApiResult {
-    let rec = lookup(ctl, ns, name)?;
+    let action = lookup(ctl, ns, name)?;
+    let rec = &action.record;
     let blocking = flag(&req, "blocking");
     let result_only = flag(&req, "result");
     if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
@@ -579,20 +644,26 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
             ApiError::bad_request(format!("the invocation parameters are not valid JSON: {e}"))
         })?
     };
-    let params = merge_params(&rec, call)?;
-    let prepared = prepared(ctl, &rec).await?;
+    let params = merge_params(rec, call)?;
+    let prepared = prepared(ctl, rec).await?;
     let activation_id = new_activation_id();
 
     if !blocking {
         let ctl = ctl.clone();
         let id = activation_id.clone();
+        let action = action.clone();
         tokio::spawn(async move {
-            let outcome = ctl
-                .invoker
-                .invoke_json(&prepared, &params, invoke_limits(&rec))
-                .await;
+            let outcome = match enter_action(&action).await {
+                Ok(_permit) => ctl
+                    .invoker
+                    .invoke_json(&prepared, &params, invoke_limits(&action))
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.message),
+            };
             if let Err(e) = outcome {
-                tracing::info!(activation = %id, action = %rec.name, "background invocation failed: {e}");
+                tracing::info!(activation = %id, action = %action.record.name, "background invocation failed: {e}");
             }
         });
         return Ok(json_response(
@@ -601,11 +672,12 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         ));
     }
 
+    let _permit = enter_action(&action).await?;
     let start_wall = wisp_registry::now_millis();
     let start = Instant::now();
     let outcome = ctl
         .invoker
-        .invoke_json(&prepared, &params, invoke_limits(&rec))
+        .invoke_json(&prepared, &params, invoke_limits(&action))
         .await;
     let duration = start.elapsed().as_millis() as u64;
     let (status, status_code, success, result, logs) = match outcome {
@@ -678,7 +750,8 @@ async fn web(
     } else {
         namespace
     };
-    let rec = lookup(ctl, ns, name)?;
+    let action = lookup(ctl, ns, name)?;
+    let rec = &action.record;
     if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
         return Err(ApiError::too_large(ctl.config.max_body_bytes));
     }
@@ -688,7 +761,7 @@ async fn web(
     } else {
         read_body(body, ctl.config.max_body_bytes).await?
     };
-    let prepared = prepared(ctl, &rec).await?;
+    let prepared = prepared(ctl, rec).await?;
     let (server_name, server_port) = host_and_port(&parts.headers);
     let facts = WebFacts {
         method: parts.method.to_string(),
@@ -713,12 +786,13 @@ async fn web(
         })
         .collect();
     let activation_id = new_activation_id();
+    let _permit = enter_action(&action).await?;
     let outcome = ctl
         .invoker
         .invoke_web(
             &prepared,
             WebRequest { facts, body, env },
-            invoke_limits(&rec),
+            invoke_limits(&action),
         )
         .await;
     let mut response = match outcome {

@@ -9,19 +9,22 @@
 //! registry (metadata) → invoker (fresh instance) → response.
 
 pub mod api;
+mod assets;
 pub mod auth;
 pub mod error;
 pub mod routes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use wisp_invoker::Invoker;
+use wisp_invoker::gate::Gate;
+use wisp_invoker::{Grants, Invoker};
 use wisp_registry::{ActionRecord, Limits, Registry};
 
 pub use auth::ApiKey;
@@ -43,6 +46,16 @@ pub struct ControllerConfig {
     /// Highest `limits.memory` an action may ask for, in MiB; at most the engine's
     /// per-instance maximum.
     pub max_memory_mb: u64,
+    /// Highest `limits.storage` (the `/data` quota) an action may ask for, in MiB:
+    /// 1024.
+    pub max_storage_mb: u64,
+    /// Where each action's `/data` and `/assets` directories live:
+    /// `FILES/{namespace}/{name}/{data,assets}`.
+    pub files_dir: PathBuf,
+    /// How long a call waits for a per-action instance slot: 5 s.
+    pub queue_timeout: Duration,
+    /// Most calls waiting for one action's slots: 1024.
+    pub max_queue: usize,
 }
 
 impl ControllerConfig {
@@ -55,9 +68,28 @@ impl ControllerConfig {
             default_limits: Limits::default(),
             max_timeout_ms: 300_000,
             max_memory_mb: 512,
+            max_storage_mb: 1024,
+            files_dir: PathBuf::from("wisp-data/files"),
+            queue_timeout: Duration::from_secs(5),
+            max_queue: 1024,
         }
     }
 }
+
+/// A deployed action as the invocation path needs it: its record, what it is
+/// granted, and its own admission gate when it has a per-action cap.
+#[derive(Debug)]
+pub struct Deployed {
+    /// The stored record.
+    pub record: ActionRecord,
+    /// Directories and hosts it may reach.
+    pub grants: Grants,
+    /// Its instance cap, when `limits.instances` is set.
+    pub gate: Option<Gate>,
+}
+
+/// The annotation listing the hosts an action's outgoing HTTP may reach.
+pub const OUTBOUND_ANNOTATION: &str = "allowed-outbound-hosts";
 
 /// Shared state of all connections.
 pub struct Controller {
@@ -66,7 +98,7 @@ pub struct Controller {
     invoker: Arc<Invoker>,
     /// Action metadata by `namespace/name`, mirrored from the registry so the
     /// invocation path never reads the database.
-    actions: RwLock<HashMap<String, Arc<ActionRecord>>>,
+    actions: RwLock<HashMap<String, Arc<Deployed>>>,
 }
 
 impl Controller {
@@ -77,21 +109,79 @@ impl Controller {
         registry: Arc<dyn Registry>,
         invoker: Arc<Invoker>,
     ) -> anyhow::Result<Self> {
-        let mut actions = HashMap::new();
-        for rec in registry.all_actions()? {
-            actions.insert(format!("{}/{}", rec.namespace, rec.name), Arc::new(rec));
-        }
-        Ok(Controller {
+        let ctl = Controller {
             config,
             registry,
             invoker,
-            actions: RwLock::new(actions),
-        })
+            actions: RwLock::new(HashMap::new()),
+        };
+        for rec in ctl.registry.all_actions()? {
+            ctl.publish(rec);
+        }
+        Ok(ctl)
+    }
+
+    /// The directory holding an action's `data` and `assets`.
+    pub fn files_of(&self, namespace: &str, name: &str) -> PathBuf {
+        self.config.files_dir.join(namespace).join(name)
+    }
+
+    /// Makes `record` the served version of its action.
+    pub(crate) fn publish(&self, record: ActionRecord) -> Arc<Deployed> {
+        let files = self.files_of(&record.namespace, &record.name);
+        let assets = files.join("assets");
+        let grants = Grants {
+            data: (record.limits.storage > 0)
+                .then(|| (files.join("data"), record.limits.storage << 20)),
+            assets: assets.is_dir().then_some(assets),
+            outbound_hosts: outbound_hosts(&record),
+        };
+        let gate = (record.limits.instances > 0).then(|| {
+            Gate::new(
+                record.limits.instances as usize,
+                self.config.max_queue,
+                self.config.queue_timeout,
+            )
+        });
+        let key = format!("{}/{}", record.namespace, record.name);
+        let deployed = Arc::new(Deployed {
+            record,
+            grants,
+            gate,
+        });
+        if let Ok(mut map) = self.actions.write() {
+            map.insert(key, deployed.clone());
+        }
+        deployed
     }
 
     /// Number of actions deployed.
     pub fn action_count(&self) -> usize {
         self.actions.read().map(|a| a.len()).unwrap_or(0)
+    }
+}
+
+/// The hosts listed in the `allowed-outbound-hosts` annotation: a JSON array of
+/// strings, or one string separated by commas or spaces.
+fn outbound_hosts(record: &ActionRecord) -> Vec<String> {
+    let Some(kv) = record
+        .annotations
+        .iter()
+        .find(|kv| kv.key == OUTBOUND_ANNOTATION)
+    else {
+        return Vec::new();
+    };
+    match &kv.value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        serde_json::Value::String(s) => s
+            .split([',', ' '])
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -56,6 +56,8 @@ pub enum ActionOp {
     Delete,
     /// Invoke it.
     Invoke,
+    /// Replace its read-only assets (`PUT .../actions/{name}/assets`, a tar body).
+    PutAssets,
 }
 
 /// Whether `s` is a valid namespace, package or action name: letters, digits and
@@ -113,6 +115,17 @@ pub fn route(method: &Method, path: &str) -> Route {
                 namespace: ns.to_string(),
             },
         ),
+        ["namespaces", ns, "actions", name, "assets"] => {
+            if method == Method::PUT {
+                Route::Action {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    op: ActionOp::PutAssets,
+                }
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
         ["namespaces", ns, "actions", name] => {
             let op = match *method {
                 Method::GET => ActionOp::Get,

@@ -437,7 +437,8 @@ impl Invoker {
                     input,
                     Vec::new(),
                     &limits,
-                    self.caps.log_bytes,
+                    // stdout carries the logs and the result line.
+                    self.caps.log_bytes + self.caps.result_bytes,
                     self.caps.log_bytes,
                     "stdout",
                 )

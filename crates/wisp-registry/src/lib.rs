@@ -46,21 +46,30 @@ pub struct KeyValue {
     pub value: serde_json::Value,
 }
 
-/// Resource limits of one action (OpenWhisk's `limits` object).
+/// Resource limits of one action (OpenWhisk's `limits` object, plus wisp's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Wall-clock limit of one invocation, in milliseconds.
     pub timeout: u64,
     /// Most linear memory one instance may grow to, in MiB.
     pub memory: u64,
+    /// Quota of the private `/data` directory in MiB; 0 means no `/data`.
+    #[serde(default)]
+    pub storage: u64,
+    /// Most instances of this action running at once; 0 means only the server's
+    /// global cap applies.
+    #[serde(default)]
+    pub instances: u64,
 }
 
 impl Default for Limits {
-    /// OpenWhisk's defaults: 60 s and 256 MB.
+    /// OpenWhisk's defaults: 60 s and 256 MB; no `/data`, no per-action cap.
     fn default() -> Self {
         Limits {
             timeout: 60_000,
             memory: 256,
+            storage: 0,
+            instances: 0,
         }
     }
 }

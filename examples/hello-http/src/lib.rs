@@ -3,11 +3,15 @@
 //! - `/`            → a greeting (any method)
 //! - `POST /echo`   → the request body back, with its content type
 //! - `GET /info`    → method, path and the route prefix wisp passes in a header
+//! - `GET /fetch?url=http://host:port/path` → fetches the URL with outgoing HTTP
+//!   and answers its status and body (or the error, when the host denies it)
+//! - `GET /flood?kb=N` → streams N KiB of body
 //! - anything else  → 404
 
+use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
-    ResponseOutparam,
+    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingRequest,
+    OutgoingResponse, ResponseOutparam, Scheme,
 };
 
 struct Hello;
@@ -34,6 +38,22 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                     prefix
                 );
                 respond(out, 200, "application/json", text.as_bytes());
+            }
+            (_, "/fetch") => {
+                let url = query_value(&path, "url").unwrap_or_default();
+                match fetch(&url) {
+                    Ok((status, body)) => {
+                        let mut text = format!("status {status}\n").into_bytes();
+                        text.extend_from_slice(&body);
+                        respond(out, 200, "text/plain", &text)
+                    }
+                    Err(e) => respond(out, 502, "text/plain", format!("fetch failed: {e}\n").as_bytes()),
+                }
+            }
+            (_, "/flood") => {
+                let kb: usize = query_value(&path, "kb").and_then(|v| v.parse().ok()).unwrap_or(1);
+                let body = vec![b'z'; kb * 1024];
+                respond(out, 200, "application/octet-stream", &body)
             }
             _ => respond(out, 404, "text/plain", format!("not found: {path}\n").as_bytes()),
         }
@@ -92,4 +112,43 @@ fn respond(out: ResponseOutparam, status: u16, content_type: &str, body: &[u8]) 
         }
     }
     let _ = OutgoingBody::finish(outgoing, None);
+}
+
+fn query_value(path: &str, key: &str) -> Option<String> {
+    let q = path.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| v.replace("%3A", ":").replace("%2F", "/"))
+    })
+}
+
+/// GETs `http://host[:port]/path` with wasi:http's outgoing handler.
+fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let req = OutgoingRequest::new(Fields::new());
+    req.set_method(&Method::Get).map_err(|()| "bad method")?;
+    req.set_scheme(Some(&Scheme::Http)).map_err(|()| "bad scheme")?;
+    req.set_authority(Some(authority)).map_err(|()| "bad authority")?;
+    req.set_path_with_query(Some(path)).map_err(|()| "bad path")?;
+    let future = outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
+    future.subscribe().block();
+    let response = future
+        .get()
+        .ok_or("no response")?
+        .map_err(|()| "response taken twice")?
+        .map_err(|e| format!("{e:?}"))?;
+    let status = response.status();
+    let mut body = Vec::new();
+    if let Ok(incoming) = response.consume() {
+        if let Ok(stream) = incoming.stream() {
+            while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok((status, body))
 }

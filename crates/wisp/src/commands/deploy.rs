@@ -20,6 +20,22 @@ pub struct DeployCommand {
     /// Time limit in milliseconds. Default: the server's (60000).
     #[arg(long)]
     timeout: Option<u64>,
+    /// Give the action a private `/data` directory with this quota, in MB,
+    /// kept between calls. Default: none.
+    #[arg(long, value_name = "MB")]
+    data: Option<u64>,
+    /// Most instances of this action running at once. Default: only the
+    /// server's global cap.
+    #[arg(long)]
+    instances: Option<u64>,
+    /// Copy this directory into the action's own storage, mounted read-only at
+    /// `/assets` (models, templates, static files).
+    #[arg(long, value_name = "DIR")]
+    assets: Option<PathBuf>,
+    /// Allow outgoing HTTP (wasi:http components) to this host or host:port;
+    /// repeatable. Default: none allowed.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
     /// Default parameter KEY=VALUE (VALUE is JSON if it parses, else a string);
     /// repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
@@ -40,6 +56,22 @@ impl DeployCommand {
         if let Some(t) = self.timeout {
             limits.insert("timeout".into(), t.into());
         }
+        if let Some(d) = self.data {
+            limits.insert("storage".into(), d.into());
+        }
+        if let Some(n) = self.instances {
+            limits.insert("instances".into(), n.into());
+        }
+        let mut annotations = Vec::new();
+        if !self.allow_hosts.is_empty() {
+            annotations.push(
+                serde_json::json!({"key": "allowed-outbound-hosts", "value": self.allow_hosts}),
+            );
+        }
+        let assets = match &self.assets {
+            Some(dir) => Some(tar_directory(dir)?),
+            None => None,
+        };
         let mut parameters = Vec::new();
         for p in &self.params {
             let (key, value) = parse_param(p)?;
@@ -49,6 +81,7 @@ impl DeployCommand {
             "exec": {"kind": "wasm", "code": base64::engine::general_purpose::STANDARD.encode(&module), "binary": true},
             "limits": limits,
             "parameters": parameters,
+            "annotations": annotations,
         });
         let client = Client::new(&self.client)?;
         let action = client.request(
@@ -57,6 +90,18 @@ impl DeployCommand {
             "application/json",
             serde_json::to_vec(&doc)?,
         )?;
+        if let Some(archive) = assets {
+            let r = client.request(
+                http::Method::PUT,
+                &format!("/api/v1/namespaces/_/actions/{}/assets", self.name),
+                "application/x-tar",
+                archive,
+            )?;
+            println!(
+                "uploaded {} asset files ({} bytes) to /assets",
+                r["assets"]["files"], r["assets"]["bytes"]
+            );
+        }
         println!(
             "deployed {} (version {}, {} function)",
             self.name,
@@ -65,4 +110,38 @@ impl DeployCommand {
         );
         Ok(())
     }
+}
+
+/// Packs a directory into a tar archive (regular files and directories only;
+/// symbolic links are refused rather than followed).
+fn tar_directory(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if !dir.is_dir() {
+        anyhow::bail!("--assets {}: not a directory", dir.display());
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d)
+            .with_context(|| format!("cannot read {}", d.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let rel = path.strip_prefix(dir)?;
+            let kind = e.file_type()?;
+            if kind.is_symlink() {
+                anyhow::bail!(
+                    "--assets: {} is a symbolic link; copy the file instead",
+                    path.display()
+                );
+            } else if kind.is_dir() {
+                builder.append_dir(rel, &path)?;
+                stack.push(path);
+            } else {
+                builder.append_path_with_name(&path, rel)?;
+            }
+        }
+    }
+    Ok(builder.into_inner()?)
 }

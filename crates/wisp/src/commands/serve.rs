@@ -35,9 +35,33 @@ pub struct ServeCommand {
     /// Default 5000.
     #[arg(long, default_value_t = 5000)]
     queue_timeout: u64,
-    /// Largest invocation or web request body, in bytes. Default 10 MiB.
+    /// Most calls waiting for an instance at once; beyond, 429 at once.
+    /// Default 1024.
+    #[arg(long, default_value_t = 1024)]
+    max_queue: usize,
+    /// Largest invocation or web request body, in bytes (413 beyond). Default
+    /// 10 MiB.
     #[arg(long, default_value_t = 10 << 20)]
     max_body: usize,
+    /// Largest JSON result of an API call, in bytes. Default 1 MiB (OpenWhisk's).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_result: usize,
+    /// Largest web response body, in bytes. Default 10 MiB.
+    #[arg(long, default_value_t = 10 << 20)]
+    max_response: usize,
+    /// Most bytes of stdout and of stderr kept per call, in bytes; a guest
+    /// writing more is stopped. Default 10 MiB (OpenWhisk's log cap).
+    #[arg(long, default_value_t = 10 << 20)]
+    max_logs: usize,
+    /// Time limit of actions deployed without one, in ms. Default 60000.
+    #[arg(long, default_value_t = 60_000)]
+    default_timeout: u64,
+    /// Memory limit of actions deployed without one, in MiB. Default 256.
+    #[arg(long, default_value_t = 256)]
+    default_memory: u64,
+    /// Largest `/data` quota an action may ask for, in MiB. Default 1024.
+    #[arg(long, default_value_t = 1024)]
+    max_storage: u64,
     /// Worker threads. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -73,16 +97,22 @@ impl ServeCommand {
                 max_memory_bytes: (self.max_memory as usize) << 20,
             },
             queue_timeout: Duration::from_millis(self.queue_timeout),
-            ..InvokerConfig::default()
+            max_queue: self.max_queue,
+            max_log_bytes: self.max_logs,
+            max_result_bytes: self.max_result,
+            max_response_bytes: self.max_response,
         };
         let invoker = Invoker::new(&invoker_config, &self.data_dir.join("cache"))
             .context("cannot start the WebAssembly engine")?;
         let mut config = ControllerConfig::new(api_key);
         config.max_memory_mb = self.max_memory;
         config.max_body_bytes = self.max_body;
-        if config.default_limits.memory > self.max_memory {
-            config.default_limits.memory = self.max_memory;
-        }
+        config.max_storage_mb = self.max_storage;
+        config.files_dir = self.data_dir.join("files");
+        config.queue_timeout = Duration::from_millis(self.queue_timeout);
+        config.max_queue = self.max_queue;
+        config.default_limits.timeout = self.default_timeout.clamp(1, config.max_timeout_ms);
+        config.default_limits.memory = self.default_memory.clamp(1, self.max_memory);
         let controller = Arc::new(Controller::new(
             config,
             Arc::new(registry),

@@ -23,12 +23,19 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
+    envs: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
 impl Server {
     /// Starts a server on a fresh data directory.
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts a server with extra environment variables (to prove guests never
+    /// see them).
+    pub fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
@@ -36,6 +43,10 @@ impl Server {
             url: String::new(),
             data_dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _tmp: Some(tmp),
         };
         s.spawn();
@@ -53,6 +64,7 @@ impl Server {
             .arg(KEY)
             .args(&self.extra)
             .env_remove("WISP_API_KEY")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start wisp serve");
@@ -121,14 +133,14 @@ impl Resp {
     }
 }
 
-/// Sends one request. `auth` is a `ID:SECRET` key or none.
-pub fn request(
+/// Sends one request; a transport failure is an `Err` (e.g. a body cut short).
+pub fn try_request(
     method: &str,
     url: &str,
     auth: Option<&str>,
     content_type: Option<&str>,
     body: impl Into<Bytes>,
-) -> Resp {
+) -> Result<Resp, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,17 +164,34 @@ pub fn request(
         let req = b.body(Full::new(body.into())).unwrap();
         let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
             .await
-            .expect("request timed out")
-            .expect("request failed");
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Resp {
             status,
             headers,
             body,
-        }
+        })
     })
+}
+
+/// Sends one request. `auth` is a `ID:SECRET` key or none.
+pub fn request(
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    content_type: Option<&str>,
+    body: impl Into<Bytes>,
+) -> Resp {
+    try_request(method, url, auth, content_type, body)
+        .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
 }
 
 /// Path of a guest built from `examples/`.
