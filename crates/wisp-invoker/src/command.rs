@@ -92,6 +92,15 @@ impl CommandOutput {
     }
 }
 
+/// Caps of a command's captured output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutputCaps {
+    pub stdout: usize,
+    pub stderr: usize,
+    /// What stdout is to the caller: `stdout`, or `response` for CGI web calls.
+    pub stdout_is: &'static str,
+}
+
 /// Runs `_start` in a fresh instance with `stdin` and `env`; stdout and stderr
 /// are captured up to the given caps.
 pub(crate) async fn run(
@@ -99,12 +108,11 @@ pub(crate) async fn run(
     stdin: Bytes,
     env: Vec<(String, String)>,
     limits: &InvokeLimits,
-    stdout_cap: usize,
-    stderr_cap: usize,
-    stdout_is: &'static str,
+    output: OutputCaps,
+    placement: crate::demote::Placement,
 ) -> Result<CommandOutput, InvokeError> {
-    let stdout = Capture::new(stdout_cap);
-    let stderr = Capture::new(stderr_cap);
+    let stdout = Capture::new(output.stdout);
+    let stderr = Capture::new(output.stderr);
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdin(MemoryInputPipe::new(stdin))
@@ -125,14 +133,20 @@ pub(crate) async fn run(
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
-    let call = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-        start.call_async(&mut store, ()).await
+    let pre = pre.clone();
+    let timeout = limits.timeout;
+    let guest = async move {
+        let call = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call_async(&mut store, ()).await
+        };
+        let result = tokio::time::timeout(timeout, call).await;
+        (result, store.data().limiter.hit_memory)
     };
-    let result = tokio::time::timeout(limits.timeout, call).await;
-    let hit_memory = store.data().limiter.hit_memory;
-    drop(store);
+    let (result, hit_memory) = crate::demote::run(guest, placement)
+        .await
+        .map_err(|e| InvokeError::Internal(format!("instance task failed: {e}")))?;
     let exit_code = match result {
         Err(_) => return Err(InvokeError::Timeout(limits.timeout.as_millis() as u64)),
         Ok(Ok(())) => 0,
@@ -145,7 +159,7 @@ pub(crate) async fn run(
                         hit_memory,
                         memory_bytes: limits.memory_bytes,
                         stdout: &stdout,
-                        stdout_is,
+                        stdout_is: output.stdout_is,
                         stderr: &stderr,
                     },
                 ));

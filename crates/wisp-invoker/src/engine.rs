@@ -12,9 +12,10 @@ use wasmtime::{
 };
 
 /// How often the epoch advances. Each tick makes every running guest yield to the
-/// tokio scheduler once (so a busy loop cannot hold a worker thread) and is the
-/// granularity of timeout enforcement.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// tokio scheduler once, so a busy loop holds a thread for at most this long
+/// before it can be moved off the request threads (see `demote`). A yield costs
+/// well under a microsecond; the ticker thread wakes 500 times a second.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// Core wasm instances a single component may create (Rust and C components
 /// usually need 1-3; adapters and shims add a few).

@@ -147,9 +147,10 @@ pub(crate) async fn invoke(
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
     caps: Caps,
+    pool: crate::demote::Placement,
 ) -> Result<http::Response<Body>, InvokeError> {
     let req = to_hyper_request(request)?;
-    let (response, _logs) = run(pre, req, limits, permit, caps).await?;
+    let (response, _logs) = run(pre, req, limits, permit, caps, pool).await?;
     Ok(response)
 }
 
@@ -207,6 +208,7 @@ async fn run(
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
     caps: Caps,
+    pool: crate::demote::Placement,
 ) -> Result<(http::Response<Body>, LogPipes), InvokeError> {
     let logs = LogPipes {
         stdout: Capture::new(caps.log_bytes),
@@ -227,7 +229,7 @@ async fn run(
         .map_err(internal)?;
     let pre = pre.clone();
     let timeout = limits.timeout;
-    let mut guest: GuestCall = Box::pin(async move {
+    let guest = async move {
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
@@ -240,6 +242,14 @@ async fn run(
         drop(store);
         drop(permit);
         GuestOutcome { result, hit_memory }
+    };
+    let mut guest: GuestCall = Box::pin(async move {
+        crate::demote::run(guest, pool)
+            .await
+            .unwrap_or_else(|e| GuestOutcome {
+                result: Ok(Err(wasmtime::format_err!("instance task failed: {e}"))),
+                hit_memory: false,
+            })
     });
     let fail = |outcome: GuestOutcome, logs: &LogPipes| -> InvokeError {
         match outcome.result {
@@ -439,6 +449,7 @@ pub(crate) async fn invoke_json(
     limits: InvokeLimits,
     permit: OwnedSemaphorePermit,
     caps: Caps,
+    pool: crate::demote::Placement,
 ) -> Result<JsonOutcome, InvokeError> {
     let req = http::Request::builder()
         .method("POST")
@@ -449,7 +460,7 @@ pub(crate) async fn invoke_json(
         .map_err(|e| InvokeError::Internal(format!("cannot build request: {e}")))?;
     let timeout = limits.timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let (response, logs) = run(pre, req, limits, permit, caps).await?;
+    let (response, logs) = run(pre, req, limits, permit, caps, pool).await?;
     let status = response.status();
     let body = tokio::time::timeout_at(deadline, response.into_body().collect())
         .await

@@ -18,6 +18,7 @@ pub mod cache;
 mod capture;
 pub mod cgi;
 mod command;
+pub mod demote;
 pub mod engine;
 pub mod gate;
 mod http_component;
@@ -178,6 +179,9 @@ pub struct Prepared {
     /// SHA-256 of the binary.
     pub hash: String,
     template: Template,
+    /// Whether its last call ran longer than [`demote::DEMOTE_AFTER`]: its next
+    /// call starts on the long-running pool.
+    runs_long: demote::RunsLong,
 }
 
 enum Template {
@@ -210,6 +214,9 @@ pub struct InvokerConfig {
     pub max_result_bytes: usize,
     /// Bytes of one web call's response body.
     pub max_response_bytes: usize,
+    /// Threads of the low-priority pool that guests running longer than
+    /// [`demote::DEMOTE_AFTER`] are moved to.
+    pub long_running_threads: usize,
 }
 
 impl Default for InvokerConfig {
@@ -221,6 +228,7 @@ impl Default for InvokerConfig {
             max_log_bytes: 10 << 20,
             max_result_bytes: 1 << 20,
             max_response_bytes: 10 << 20,
+            long_running_threads: 1,
         }
     }
 }
@@ -236,6 +244,7 @@ pub struct Invoker {
     memory: Mutex<HashMap<String, Arc<Prepared>>>,
     slots: gate::Gate,
     caps: Caps,
+    long_running: demote::LongRunningPool,
     _ticker: engine::EpochTicker,
 }
 
@@ -273,6 +282,7 @@ impl Invoker {
                 result_bytes: config.max_result_bytes,
                 response_bytes: config.max_response_bytes,
             },
+            long_running: demote::LongRunningPool::new(config.long_running_threads)?,
             _ticker: ticker,
         })
     }
@@ -327,6 +337,7 @@ impl Invoker {
             shape,
             hash: hash.clone(),
             template,
+            runs_long: Arc::default(),
         });
         if let Ok(mut mem) = self.memory.lock() {
             mem.insert(hash, prepared.clone());
@@ -369,6 +380,13 @@ impl Invoker {
         Ok(artifact)
     }
 
+    fn placement(&self, prepared: &Prepared) -> demote::Placement {
+        demote::Placement {
+            pool: self.long_running.handle(),
+            hint: prepared.runs_long.clone(),
+        }
+    }
+
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
         self.slots
             .enter()
@@ -386,7 +404,15 @@ impl Invoker {
         let permit = self.acquire_slot().await?;
         match &prepared.template {
             Template::Http(pre) => {
-                http_component::invoke(pre, request, limits, permit, self.caps).await
+                http_component::invoke(
+                    pre,
+                    request,
+                    limits,
+                    permit,
+                    self.caps,
+                    self.placement(prepared),
+                )
+                .await
             }
             Template::Command(pre) => {
                 let env = cgi::cgi_env(&request.facts)
@@ -398,9 +424,12 @@ impl Invoker {
                     request.body,
                     env,
                     &limits,
-                    self.caps.response_bytes,
-                    self.caps.log_bytes,
-                    "response",
+                    command::OutputCaps {
+                        stdout: self.caps.response_bytes,
+                        stderr: self.caps.log_bytes,
+                        stdout_is: "response",
+                    },
+                    self.placement(prepared),
                 )
                 .await;
                 drop(permit);
@@ -429,7 +458,15 @@ impl Invoker {
         );
         let outcome = match &prepared.template {
             Template::Http(pre) => {
-                http_component::invoke_json(pre, input, limits, permit, self.caps).await?
+                http_component::invoke_json(
+                    pre,
+                    input,
+                    limits,
+                    permit,
+                    self.caps,
+                    self.placement(prepared),
+                )
+                .await?
             }
             Template::Command(pre) => {
                 let out = command::run(
@@ -437,10 +474,13 @@ impl Invoker {
                     input,
                     Vec::new(),
                     &limits,
-                    // stdout carries the logs and the result line.
-                    self.caps.log_bytes + self.caps.result_bytes,
-                    self.caps.log_bytes,
-                    "stdout",
+                    command::OutputCaps {
+                        // stdout carries the logs and the result line.
+                        stdout: self.caps.log_bytes + self.caps.result_bytes,
+                        stderr: self.caps.log_bytes,
+                        stdout_is: "stdout",
+                    },
+                    self.placement(prepared),
                 )
                 .await;
                 drop(permit);

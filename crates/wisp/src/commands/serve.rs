@@ -62,9 +62,13 @@ pub struct ServeCommand {
     /// Largest `/data` quota an action may ask for, in MiB. Default 1024.
     #[arg(long, default_value_t = 1024)]
     max_storage: u64,
-    /// Worker threads. Default: one per core.
+    /// Worker threads serving requests. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
+    /// Low-priority threads that guests running longer than 2 ms are moved to,
+    /// so long computations cannot delay other functions' calls. Default 1.
+    #[arg(long, default_value_t = 1)]
+    long_running_threads: usize,
 }
 
 impl ServeCommand {
@@ -101,6 +105,7 @@ impl ServeCommand {
             max_log_bytes: self.max_logs,
             max_result_bytes: self.max_result,
             max_response_bytes: self.max_response,
+            long_running_threads: self.long_running_threads,
         };
         let invoker = Invoker::new(&invoker_config, &self.data_dir.join("cache"))
             .context("cannot start the WebAssembly engine")?;
