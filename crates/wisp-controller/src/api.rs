@@ -13,10 +13,12 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wisp_invoker::{Body, InvokeError, InvokeLimits, Prepared, WebFacts, WebRequest, full_body};
-use wisp_registry::{ActionRecord, KeyValue, Limits, module_hash};
+use wisp_registry::{
+    ActionRecord, ActivationQuery, KeyValue, Limits, StoredActivation, module_hash,
+};
 
 use crate::error::ApiError;
-use crate::routes::{ActionOp, DEFAULT_NAMESPACE, Route, route, valid_name};
+use crate::routes::{ActionOp, ActivationOp, DEFAULT_NAMESPACE, Route, route, valid_name};
 use crate::{Controller, Deployed};
 
 type ApiResult = Result<Response<Body>, ApiError>;
@@ -48,6 +50,10 @@ pub async fn handle(
         } => web(ctl, req, peer, &namespace, &name, prefix, path_info).await,
         Route::ListNamespaces => match authenticate(ctl, &req) {
             Ok(()) => Ok(json_response(StatusCode::OK, &json!([DEFAULT_NAMESPACE]))),
+            Err(e) => Err(e),
+        },
+        Route::Activations { namespace, op } => match authorize(ctl, &req, &namespace) {
+            Ok(ns) => activations(ctl, &req, &ns, op).await,
             Err(e) => Err(e),
         },
         Route::ListActions { namespace } => match authorize(ctl, &req, &namespace) {
@@ -633,10 +639,7 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
     let rec = &action.record;
     let blocking = flag(&req, "blocking");
     let result_only = flag(&req, "result");
-    if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
-        return Err(ApiError::too_large(ctl.config.max_body_bytes));
-    }
-    let body = read_body(req.into_body(), ctl.config.max_body_bytes).await?;
+    let body = read_capped_body(req, ctl.config.max_body_bytes).await?;
     let call: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -653,17 +656,11 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         let id = activation_id.clone();
         let action = action.clone();
         tokio::spawn(async move {
-            let outcome = match enter_action(&action).await {
-                Ok(_permit) => ctl
-                    .invoker
-                    .invoke_json(&prepared, &params, invoke_limits(&action))
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.message),
-            };
-            if let Err(e) = outcome {
-                tracing::info!(activation = %id, action = %action.record.name, "background invocation failed: {e}");
+            match run_json(&ctl, &action, &prepared, &params, &id).await {
+                Ok(record) => ctl.activations.record(record),
+                Err(e) => {
+                    tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
+                }
             }
         });
         return Ok(json_response(
@@ -672,22 +669,57 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         ));
     }
 
-    let _permit = enter_action(&action).await?;
-    let start_wall = wisp_registry::now_millis();
+    let stored = run_json(ctl, &action, &prepared, &params, &activation_id).await?;
+    let shown = crate::activations::public(stored.record.clone());
+    let record = &shown;
+    let success = record["response"]["success"].as_bool().unwrap_or(false);
+    let http_status = if success {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    let mut response = if result_only {
+        json_response(http_status, &record["response"]["result"])
+    } else {
+        json_response(http_status, record)
+    };
+    ctl.activations.record(stored);
+    if let Ok(v) = HeaderValue::from_str(&activation_id) {
+        response
+            .headers_mut()
+            .insert("x-openwhisk-activation-id", v);
+    }
+    Ok(response)
+}
+
+/// Runs an API invocation and builds its activation record. Only refusals
+/// (overload, internal faults) are errors; a failing action is a record.
+async fn run_json(
+    ctl: &Controller,
+    action: &Deployed,
+    prepared: &Prepared,
+    params: &Value,
+    activation_id: &str,
+) -> Result<StoredActivation, ApiError> {
+    let waiting = Instant::now();
+    let _permit = enter_action(action).await?;
+    let action_wait = waiting.elapsed();
+    let order = crate::activations::next_order();
+    let start_wall = order / 1000;
     let start = Instant::now();
     let outcome = ctl
         .invoker
-        .invoke_json(&prepared, &params, invoke_limits(&action))
+        .invoke_json(prepared, params, invoke_limits(action))
         .await;
     let duration = start.elapsed().as_millis() as u64;
-    let (status, status_code, success, result, logs) = match outcome {
+    let (status, result, logs, wait, init) = match outcome {
         Ok(o) => {
-            let app_error = o.result.get("error").is_some();
-            if app_error {
-                ("application error", 502, false, o.result, o.logs)
+            let status = if o.result.get("error").is_some() {
+                "application error"
             } else {
-                ("success", 200, true, o.result, o.logs)
-            }
+                "success"
+            };
+            (status, o.result, o.logs, o.wait, o.init)
         }
         Err(InvokeError::Overloaded) => {
             return Err(ApiError::too_many(
@@ -697,43 +729,155 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
         Err(e) => (
             "action developer error",
-            502,
-            false,
             json!({"error": e.to_string()}),
             Vec::new(),
+            Duration::ZERO,
+            Duration::ZERO,
         ),
     };
-    let http_status = StatusCode::from_u16(status_code).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut response = if result_only {
-        json_response(http_status, &result)
-    } else {
-        json_response(
-            http_status,
-            &json!({
-                "activationId": activation_id,
-                "namespace": rec.namespace,
-                "name": rec.name,
-                "version": rec.version,
-                "subject": ctl.config.api_key.id,
-                "start": start_wall,
-                "end": start_wall + duration,
-                "duration": duration,
-                "response": {"status": status, "statusCode": 0, "success": success, "result": result},
-                "logs": logs,
-                "annotations": [
-                    {"key": "path", "value": format!("{}/{}", rec.namespace, rec.name)},
-                    {"key": "kind", "value": "wasm"},
-                    {"key": "limits", "value": {"timeout": rec.limits.timeout, "memory": rec.limits.memory, "logs": 10, "concurrency": 1}},
-                ],
-            }),
-        )
-    };
-    if let Ok(v) = HeaderValue::from_str(&activation_id) {
-        response
-            .headers_mut()
-            .insert("x-openwhisk-activation-id", v);
+    let end = start_wall + duration;
+    let record = activation_record(
+        ctl,
+        action,
+        activation_id,
+        (start_wall, end),
+        status,
+        result,
+        crate::activations::log_lines(end, &logs),
+        (action_wait + wait, init),
+    );
+    Ok(stored(action, activation_id, order, record))
+}
+
+/// A record ready for the log; `_order` keeps its place among records of the
+/// same millisecond and is removed when shown.
+fn stored(
+    action: &Deployed,
+    activation_id: &str,
+    order: u64,
+    mut record: Value,
+) -> StoredActivation {
+    record["_order"] = json!(order);
+    StoredActivation {
+        namespace: action.record.namespace.clone(),
+        activation_id: activation_id.to_string(),
+        start_us: order,
+        record,
     }
-    Ok(response)
+}
+
+/// OpenWhisk's activation record.
+#[allow(clippy::too_many_arguments, reason = "one field each, all required")]
+fn activation_record(
+    ctl: &Controller,
+    action: &Deployed,
+    activation_id: &str,
+    (start, end): (u64, u64),
+    status: &str,
+    result: Value,
+    logs: Vec<Value>,
+    (wait, init): (Duration, Duration),
+) -> Value {
+    let rec = &action.record;
+    let code = crate::activations::status_code(status);
+    json!({
+        "activationId": activation_id,
+        "namespace": rec.namespace,
+        "name": rec.name,
+        "version": rec.version,
+        "subject": ctl.config.api_key.id,
+        "publish": false,
+        "start": start,
+        "end": end,
+        "duration": end - start,
+        "statusCode": code,
+        "response": {"status": status, "statusCode": code, "success": code == 0, "result": result},
+        "logs": logs,
+        "annotations": [
+            {"key": "path", "value": format!("{}/{}", rec.namespace, rec.name)},
+            {"key": "kind", "value": "wasm"},
+            {"key": "limits", "value": {"timeout": rec.limits.timeout, "memory": rec.limits.memory, "logs": 10, "concurrency": 1}},
+            {"key": "waitTime", "value": wait.as_millis() as u64},
+            {"key": "initTime", "value": init.as_millis() as u64},
+        ],
+    })
+}
+
+/// The activation views: list (filters `name`, `limit`, `skip`, `since`, `upto`,
+/// `docs`), one record, its logs, its result.
+async fn activations(
+    ctl: &Arc<Controller>,
+    req: &Request<Incoming>,
+    ns: &str,
+    op: ActivationOp,
+) -> ApiResult {
+    let log = ctl.activations.clone();
+    let not_found = |id: &str| ApiError::not_found(format!("the activation '{id}' does not exist"));
+    match op {
+        ActivationOp::List => {
+            let number = |key: &str, default: u64| -> Result<u64, ApiError> {
+                match query_param(req, key) {
+                    None => Ok(default),
+                    Some(v) => v.parse().map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "'{key}' must be a non-negative integer, got '{v}'"
+                        ))
+                    }),
+                }
+            };
+            let limit = match number("limit", 30)? {
+                0 => 30,
+                n => n.min(200),
+            } as usize;
+            let q = ActivationQuery {
+                name: query_param(req, "name").map(|n| n.into_owned()),
+                since: query_param(req, "since")
+                    .map(|_| number("since", 0))
+                    .transpose()?,
+                upto: query_param(req, "upto")
+                    .map(|_| number("upto", 0))
+                    .transpose()?,
+                skip: number("skip", 0)? as usize,
+                limit,
+            };
+            let docs = flag(req, "docs");
+            let ns2 = ns.to_string();
+            let list = tokio::task::spawn_blocking(move || log.list(&ns2, &q))
+                .await
+                .map_err(ApiError::internal)??;
+            let list: Vec<Value> = if docs {
+                list
+            } else {
+                list.iter().map(crate::activations::summary).collect()
+            };
+            Ok(json_response(StatusCode::OK, &Value::Array(list)))
+        }
+        ActivationOp::Get(id) | ActivationOp::Logs(id) | ActivationOp::Result(id)
+            if !is_activation_id(&id) =>
+        {
+            Err(not_found(&id))
+        }
+        ActivationOp::Get(id) => {
+            let record = log.get(ns, &id)?.ok_or_else(|| not_found(&id))?;
+            Ok(json_response(StatusCode::OK, &record))
+        }
+        ActivationOp::Logs(id) => {
+            let record = log.get(ns, &id)?.ok_or_else(|| not_found(&id))?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"logs": record["logs"]}),
+            ))
+        }
+        ActivationOp::Result(id) => {
+            let record = log.get(ns, &id)?.ok_or_else(|| not_found(&id))?;
+            Ok(json_response(StatusCode::OK, &record["response"]))
+        }
+    }
+}
+
+/// 32 lowercase hex digits.
+fn is_activation_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 async fn web(
@@ -787,6 +931,8 @@ async fn web(
         .collect();
     let activation_id = new_activation_id();
     let _permit = enter_action(&action).await?;
+    let order = crate::activations::next_order();
+    let start_wall = order / 1000;
     let outcome = ctl
         .invoker
         .invoke_web(
@@ -795,21 +941,43 @@ async fn web(
             invoke_limits(&action),
         )
         .await;
-    let mut response = match outcome {
-        Ok(r) => r,
-        Err(InvokeError::Timeout(ms)) => {
-            return Err(ApiError::gateway_timeout(format!(
-                "the action exceeded its time limit of {ms} milliseconds"
-            )));
-        }
+    let result = match outcome {
+        Ok(r) => Ok(r),
+        Err(InvokeError::Timeout(ms)) => Err(ApiError::gateway_timeout(format!(
+            "the action exceeded its time limit of {ms} milliseconds"
+        ))),
         Err(InvokeError::Overloaded) => {
             return Err(ApiError::too_many(
                 "too many invocations in flight; retry later",
             ));
         }
         Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
-        Err(e) => return Err(ApiError::action_failed(e.to_string())),
+        Err(e) => Err(ApiError::action_failed(e.to_string())),
     };
+    if ctl.activations.enabled() {
+        let end = wisp_registry::now_millis();
+        let (status, result_json) = match &result {
+            Ok(r) if r.status().is_server_error() => (
+                "application error",
+                json!({"statusCode": r.status().as_u16()}),
+            ),
+            Ok(r) => ("success", json!({"statusCode": r.status().as_u16()})),
+            Err(e) => ("action developer error", json!({"error": e.message})),
+        };
+        let record = activation_record(
+            ctl,
+            &action,
+            &activation_id,
+            (start_wall, end.max(start_wall)),
+            status,
+            result_json,
+            Vec::new(),
+            (Duration::ZERO, Duration::ZERO),
+        );
+        ctl.activations
+            .record(stored(&action, &activation_id, order, record));
+    }
+    let mut response = result?;
     if let Ok(v) = HeaderValue::from_str(&activation_id) {
         response
             .headers_mut()

@@ -8,6 +8,7 @@
 //! Request path: hyper connection → [`routes::route`] → handler in [`api`] →
 //! registry (metadata) → invoker (fresh instance) → response.
 
+pub mod activations;
 pub mod api;
 mod assets;
 pub mod auth;
@@ -56,6 +57,10 @@ pub struct ControllerConfig {
     pub queue_timeout: Duration,
     /// Most calls waiting for one action's slots: 1024.
     pub max_queue: usize,
+    /// Whether activation records are kept (on by default).
+    pub activation_log: bool,
+    /// How many activation records are kept, and for how long.
+    pub retention: activations::Retention,
 }
 
 impl ControllerConfig {
@@ -72,6 +77,8 @@ impl ControllerConfig {
             files_dir: PathBuf::from("wisp-data/files"),
             queue_timeout: Duration::from_secs(5),
             max_queue: 1024,
+            activation_log: true,
+            retention: activations::Retention::default(),
         }
     }
 }
@@ -99,6 +106,8 @@ pub struct Controller {
     /// Action metadata by `namespace/name`, mirrored from the registry so the
     /// invocation path never reads the database.
     actions: RwLock<HashMap<String, Arc<Deployed>>>,
+    /// Activation records, written in batches.
+    activations: Arc<activations::ActivationLog>,
 }
 
 impl Controller {
@@ -109,16 +118,33 @@ impl Controller {
         registry: Arc<dyn Registry>,
         invoker: Arc<Invoker>,
     ) -> anyhow::Result<Self> {
+        let activations = Arc::new(activations::ActivationLog::new(
+            registry.clone(),
+            config.activation_log,
+            config.retention,
+        ));
         let ctl = Controller {
             config,
             registry,
             invoker,
             actions: RwLock::new(HashMap::new()),
+            activations,
         };
         for rec in ctl.registry.all_actions()? {
             ctl.publish(rec);
         }
         Ok(ctl)
+    }
+
+    /// Starts the background work (the activation writer); call once, inside
+    /// the runtime.
+    pub fn start(&self) {
+        self.activations.spawn_writer();
+    }
+
+    /// Writes everything pending; call after [`serve`] returns.
+    pub async fn shutdown(&self) {
+        self.activations.flush().await;
     }
 
     /// The directory holding an action's `data` and `assets`.

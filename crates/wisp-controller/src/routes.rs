@@ -28,6 +28,13 @@ pub enum Route {
         /// Which operation.
         op: ActionOp,
     },
+    /// `GET /api/v1/namespaces/{ns}/activations[/{id}[/logs|/result]]`.
+    Activations {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+        /// Which view.
+        op: ActivationOp,
+    },
     /// A web call: `/api/v1/web/{ns}/default/{name}[/rest]` or `/fn/{name}[/rest]`.
     Web {
         /// Namespace as written (may be `_`).
@@ -43,6 +50,19 @@ pub enum Route {
     MethodNotAllowed,
     /// Nothing here.
     NotFound,
+}
+
+/// Views of activation records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivationOp {
+    /// The list, newest first.
+    List,
+    /// One whole record.
+    Get(String),
+    /// One record's logs.
+    Logs(String),
+    /// One record's response.
+    Result(String),
 }
 
 /// Operations on one action.
@@ -115,6 +135,28 @@ pub fn route(method: &Method, path: &str) -> Route {
                 namespace: ns.to_string(),
             },
         ),
+        ["namespaces", ns, "activations"] | ["namespaces", ns, "activations", ""] => get_only(
+            method,
+            Route::Activations {
+                namespace: ns.to_string(),
+                op: ActivationOp::List,
+            },
+        ),
+        ["namespaces", ns, "activations", id, rest @ ..] => {
+            let op = match rest {
+                [] => ActivationOp::Get(id.to_string()),
+                ["logs"] => ActivationOp::Logs(id.to_string()),
+                ["result"] => ActivationOp::Result(id.to_string()),
+                _ => return Route::NotFound,
+            };
+            get_only(
+                method,
+                Route::Activations {
+                    namespace: ns.to_string(),
+                    op,
+                },
+            )
+        }
         ["namespaces", ns, "actions", name, "assets"] => {
             if method == Method::PUT {
                 Route::Action {

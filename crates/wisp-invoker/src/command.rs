@@ -76,6 +76,8 @@ pub(crate) struct CommandOutput {
     pub stdout: Bytes,
     pub stderr: Bytes,
     pub exit_code: i32,
+    /// Time spent creating the instance.
+    pub init: std::time::Duration,
 }
 
 impl CommandOutput {
@@ -136,15 +138,18 @@ pub(crate) async fn run(
     let pre = pre.clone();
     let timeout = limits.timeout;
     let guest = async move {
+        let mut init = std::time::Duration::ZERO;
         let call = async {
+            let began = std::time::Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
+            init = began.elapsed();
             let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
             start.call_async(&mut store, ()).await
         };
         let result = tokio::time::timeout(timeout, call).await;
-        (result, store.data().limiter.hit_memory)
+        (result, store.data().limiter.hit_memory, init)
     };
-    let (result, hit_memory) = crate::demote::run(guest, placement)
+    let (result, hit_memory, init) = crate::demote::run(guest, placement)
         .await
         .map_err(|e| InvokeError::Internal(format!("instance task failed: {e}")))?;
     let exit_code = match result {
@@ -171,5 +176,6 @@ pub(crate) async fn run(
         stdout: stdout.contents(),
         stderr: stderr.contents(),
         exit_code,
+        init,
     })
 }

@@ -213,7 +213,9 @@ async fn run(
     let logs = LogPipes {
         stdout: Capture::new(caps.log_bytes),
         stderr: Capture::new(caps.log_bytes),
+        init_us: Default::default(),
     };
+    let init_us = logs.init_us.clone();
     let mut store = new_store(pre.engine(), &limits, &logs.stdout, &logs.stderr)?;
     let internal = |e: wasmtime::Error| InvokeError::Internal(format!("{e:#}"));
     let req = store
@@ -231,7 +233,12 @@ async fn run(
     let timeout = limits.timeout;
     let guest = async move {
         let call = async {
+            let began = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
+            init_us.store(
+                began.elapsed().as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
@@ -437,6 +444,8 @@ impl Drop for DrivingBody {
 struct LogPipes {
     stdout: Capture,
     stderr: Capture,
+    /// Microseconds the instance took to create, set by the guest's task.
+    init_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// An API invocation of a component: the parameters are POSTed to `/` as JSON and
@@ -479,10 +488,21 @@ pub(crate) async fn invoke_json(
             }
         }
     };
-    let mut lines = crate::cgi::log_lines(&logs.stdout.contents(), false);
-    lines.extend(crate::cgi::log_lines(&logs.stderr.contents(), false));
+    let lines = crate::tagged(
+        "stdout",
+        crate::cgi::log_lines(&logs.stdout.contents(), false),
+    )
+    .chain(crate::tagged(
+        "stderr",
+        crate::cgi::log_lines(&logs.stderr.contents(), false),
+    ))
+    .collect();
     Ok(JsonOutcome {
         result,
         logs: lines,
+        wait: std::time::Duration::ZERO,
+        init: std::time::Duration::from_micros(
+            logs.init_us.load(std::sync::atomic::Ordering::Relaxed),
+        ),
     })
 }

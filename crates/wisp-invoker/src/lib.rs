@@ -169,7 +169,25 @@ pub struct JsonOutcome {
     /// The result object.
     pub result: serde_json::Value,
     /// Log lines: stdout before the result line, then stderr.
-    pub logs: Vec<String>,
+    pub logs: Vec<LogLine>,
+    /// Time spent waiting for an instance slot.
+    pub wait: Duration,
+    /// Time spent creating the instance.
+    pub init: Duration,
+}
+
+/// One line a guest wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// `stdout` or `stderr`.
+    pub stream: &'static str,
+    /// The text, without its newline.
+    pub text: String,
+}
+
+/// Tags captured lines with their stream.
+fn tagged(stream: &'static str, lines: Vec<String>) -> impl Iterator<Item = LogLine> {
+    lines.into_iter().map(move |text| LogLine { stream, text })
 }
 
 /// A validated, compiled and linked function, ready to be instantiated.
@@ -451,7 +469,9 @@ impl Invoker {
         params: &serde_json::Value,
         limits: InvokeLimits,
     ) -> Result<JsonOutcome, InvokeError> {
+        let waiting = std::time::Instant::now();
         let permit = self.acquire_slot().await?;
+        let wait = waiting.elapsed();
         let input = Bytes::from(
             serde_json::to_vec(params)
                 .map_err(|e| InvokeError::Internal(format!("cannot encode parameters: {e}")))?,
@@ -487,11 +507,19 @@ impl Invoker {
                 let out = out?;
                 out.success()?;
                 let result = cgi::json_result(&out.stdout).map_err(InvokeError::BadOutput)?;
-                let mut logs = cgi::log_lines(&out.stdout, true);
-                logs.extend(cgi::log_lines(&out.stderr, false));
-                JsonOutcome { result, logs }
+                let logs = tagged("stdout", cgi::log_lines(&out.stdout, true))
+                    .chain(tagged("stderr", cgi::log_lines(&out.stderr, false)))
+                    .collect();
+                JsonOutcome {
+                    result,
+                    logs,
+                    wait: Duration::ZERO,
+                    init: out.init,
+                }
             }
         };
+        let mut outcome = outcome;
+        outcome.wait = wait;
         let size = serde_json::to_vec(&outcome.result)
             .map(|v| v.len())
             .unwrap_or(0);

@@ -138,6 +138,36 @@ pub fn next_version(version: &str) -> String {
     format!("{}.{}.{}", parts[0], parts[1], parts[2])
 }
 
+/// One activation record as stored: OpenWhisk's JSON record, indexed by its
+/// namespace, start time and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredActivation {
+    /// Namespace of the action.
+    pub namespace: String,
+    /// 32 lowercase hex digits.
+    pub activation_id: String,
+    /// Start in microseconds since the Unix epoch, unique and increasing within
+    /// a server: it orders records that start in the same millisecond.
+    pub start_us: u64,
+    /// The whole record.
+    pub record: serde_json::Value,
+}
+
+/// Which activations a listing returns, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivationQuery {
+    /// Only this action.
+    pub name: Option<String>,
+    /// Only those started at or after this time (ms).
+    pub since: Option<u64>,
+    /// Only those started at or before this time (ms).
+    pub upto: Option<u64>,
+    /// Skip this many matches.
+    pub skip: usize,
+    /// Return at most this many.
+    pub limit: usize,
+}
+
 /// Persistent storage of actions and modules.
 ///
 /// Every write is atomic: after a crash the store holds either the old or the new
@@ -164,6 +194,20 @@ pub trait Registry: Send + Sync + 'static {
     fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
     /// The module stored under `hash`.
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Stores a batch of activation records in one transaction.
+    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()>;
+    /// One activation of a namespace.
+    fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>>;
+    /// Activations of a namespace, newest first.
+    fn list_activations(
+        &self,
+        namespace: &str,
+        query: &ActivationQuery,
+    ) -> Result<Vec<serde_json::Value>>;
+    /// Deletes activations started before `older_than` (ms), then the oldest
+    /// beyond the newest `keep`. Returns how many were deleted.
+    fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize>;
 }
 
 #[cfg(test)]

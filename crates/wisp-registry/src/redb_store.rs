@@ -7,9 +7,12 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use crate::{ActionRecord, Registry, RegistryError, Result, next_version, now_millis};
+use crate::{
+    ActionRecord, ActivationQuery, Registry, RegistryError, Result, StoredActivation, next_version,
+    now_millis,
+};
 
 /// `namespace/name` → JSON-encoded [`ActionRecord`].
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
@@ -17,6 +20,15 @@ const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// Module hash → number of actions that use it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
+/// `namespace/<start, 16 hex digits>/<id>` → JSON activation record; hex start
+/// times sort chronologically.
+const ACTIVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("activations");
+/// Activation id → its key in `ACTIVATIONS`.
+const ACTIVATION_IDS: TableDefinition<&str, &str> = TableDefinition::new("activation_ids");
+/// `<start, 16 hex digits>/<id>` → its key in `ACTIVATIONS`: all namespaces in
+/// time order, for retention.
+const ACTIVATIONS_BY_TIME: TableDefinition<&str, &str> =
+    TableDefinition::new("activations_by_time");
 
 /// A [`Registry`] stored in one redb database file.
 pub struct RedbRegistry {
@@ -45,6 +57,9 @@ impl RedbRegistry {
             txn.open_table(ACTIONS).map_err(storage)?;
             txn.open_table(MODULES).map_err(storage)?;
             txn.open_table(MODULE_REFS).map_err(storage)?;
+            txn.open_table(ACTIVATIONS).map_err(storage)?;
+            txn.open_table(ACTIVATION_IDS).map_err(storage)?;
+            txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(RedbRegistry { db })
@@ -193,6 +208,119 @@ impl Registry for RedbRegistry {
             .map_err(storage)?
             .map(|v| v.value().to_vec()))
     }
+
+    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
+            let mut ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
+            let mut by_time = txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
+            for a in batch {
+                let key = format!("{}/{:016x}/{}", a.namespace, a.start_us, a.activation_id);
+                let bytes = serde_json::to_vec(&a.record).map_err(storage)?;
+                acts.insert(key.as_str(), bytes.as_slice())
+                    .map_err(storage)?;
+                ids.insert(a.activation_id.as_str(), key.as_str())
+                    .map_err(storage)?;
+                let tkey = format!("{:016x}/{}", a.start_us, a.activation_id);
+                by_time
+                    .insert(tkey.as_str(), key.as_str())
+                    .map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)?;
+        Ok(())
+    }
+
+    fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
+        let Some(key) = ids.get(id).map_err(storage)?.map(|k| k.value().to_string()) else {
+            return Ok(None);
+        };
+        // An id of another namespace is simply not found.
+        if !key.starts_with(&format!("{namespace}/")) {
+            return Ok(None);
+        }
+        let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
+        match acts.get(key.as_str()).map_err(storage)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(storage)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list_activations(
+        &self,
+        namespace: &str,
+        q: &ActivationQuery,
+    ) -> Result<Vec<serde_json::Value>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
+        // Keys hold microseconds; the filters are in milliseconds.
+        let lo = format!(
+            "{namespace}/{:016x}/",
+            q.since.unwrap_or(0).saturating_mul(1000)
+        );
+        let upto_us = q.upto.map_or(u64::MAX >> 4, |u| {
+            u.saturating_mul(1000).saturating_add(999)
+        });
+        let hi = format!("{namespace}/{upto_us:016x}0");
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for entry in acts.range(lo.as_str()..hi.as_str()).map_err(storage)?.rev() {
+            if out.len() >= q.limit {
+                break;
+            }
+            let (_, v) = entry.map_err(storage)?;
+            let record: serde_json::Value = serde_json::from_slice(v.value()).map_err(storage)?;
+            if let Some(name) = &q.name
+                && record.get("name").and_then(|n| n.as_str()) != Some(name.as_str())
+            {
+                continue;
+            }
+            if skipped < q.skip {
+                skipped += 1;
+                continue;
+            }
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let deleted = {
+            let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
+            let mut ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
+            let mut by_time = txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
+            let total = by_time.len().map_err(storage)? as usize;
+            let over = total.saturating_sub(keep);
+            let cutoff = format!("{:016x}", older_than.saturating_mul(1000));
+            let mut doomed = Vec::new();
+            for entry in by_time.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                let k = k.value().to_string();
+                if doomed.len() < over || k.as_str() < cutoff.as_str() {
+                    doomed.push((k, v.value().to_string()));
+                } else {
+                    break;
+                }
+            }
+            for (tkey, key) in &doomed {
+                by_time.remove(tkey.as_str()).map_err(storage)?;
+                acts.remove(key.as_str()).map_err(storage)?;
+                if let Some(id) = tkey.split('/').nth(1) {
+                    ids.remove(id).map_err(storage)?;
+                }
+            }
+            doomed.len()
+        };
+        txn.commit().map_err(storage)?;
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +383,79 @@ mod tests {
         assert_eq!(stored.version, "0.0.2");
         assert!(reg.get_module(&module_hash(b"v1")).unwrap().is_none());
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
+    }
+
+    fn act(ns: &str, name: &str, id: &str, start: u64) -> StoredActivation {
+        StoredActivation {
+            namespace: ns.into(),
+            activation_id: id.into(),
+            start_us: start * 1000,
+            record: serde_json::json!({"name": name, "activationId": id, "start": start}),
+        }
+    }
+
+    #[test]
+    fn activations_list_filter_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        reg.put_activations(&[
+            act("a", "x", "01", 100),
+            act("a", "y", "02", 200),
+            act("a", "x", "03", 300),
+            act("b", "x", "04", 250),
+        ])
+        .unwrap();
+        let ids = |q: ActivationQuery| -> Vec<String> {
+            reg.list_activations("a", &q)
+                .unwrap()
+                .iter()
+                .map(|r| r["activationId"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let all = ActivationQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(ids(all.clone()), ["03", "02", "01"]);
+        assert_eq!(
+            ids(ActivationQuery {
+                name: Some("x".into()),
+                ..all.clone()
+            }),
+            ["03", "01"]
+        );
+        assert_eq!(
+            ids(ActivationQuery {
+                since: Some(200),
+                ..all.clone()
+            }),
+            ["03", "02"]
+        );
+        assert_eq!(
+            ids(ActivationQuery {
+                upto: Some(200),
+                ..all.clone()
+            }),
+            ["02", "01"]
+        );
+        assert_eq!(
+            ids(ActivationQuery {
+                skip: 1,
+                limit: 1,
+                ..all.clone()
+            }),
+            ["02"]
+        );
+        assert!(
+            reg.get_activation("a", "04").unwrap().is_none(),
+            "other namespace"
+        );
+        assert!(reg.get_activation("b", "04").unwrap().is_some());
+        // Age first (before 150: "01"), then count (keep 2 of the 3 left: drop "02").
+        assert_eq!(reg.prune_activations(2, 150).unwrap(), 2);
+        assert_eq!(ids(all), ["03"]);
+        assert!(reg.get_activation("a", "01").unwrap().is_none());
+        assert!(reg.get_activation("b", "04").unwrap().is_some());
     }
 
     #[test]

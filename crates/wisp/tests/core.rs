@@ -145,7 +145,10 @@ fn json_action_takes_parameters_and_reports_errors_and_logs() {
     assert_eq!(a["activationId"].as_str().unwrap().len(), 32);
     assert_eq!(a["response"]["success"], true);
     assert_eq!(a["response"]["result"], json!({"greeting": "Hello, logs!"}));
-    assert_eq!(a["logs"], json!(["greeting logs", "a line on stderr"]));
+    let logs: Vec<String> = serde_json::from_value(a["logs"].clone()).unwrap();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs[0].ends_with("Z stdout: greeting logs"), "{logs:?}");
+    assert!(logs[1].ends_with("Z stderr: a line on stderr"), "{logs:?}");
 
     // Non-blocking: accepted with an activation id.
     let r = request("POST", &s.action_url("greet"), Some(KEY), None, "{}");

@@ -62,6 +62,15 @@ pub struct ServeCommand {
     /// Largest `/data` quota an action may ask for, in MiB. Default 1024.
     #[arg(long, default_value_t = 1024)]
     max_storage: u64,
+    /// Do not keep activation records (for measuring their cost).
+    #[arg(long)]
+    no_activation_log: bool,
+    /// Most activation records kept, all namespaces together. Default 100000.
+    #[arg(long, default_value_t = 100_000)]
+    activation_retention_count: usize,
+    /// Oldest activation record kept, in hours. Default 168 (7 days).
+    #[arg(long, default_value_t = 168)]
+    activation_retention_hours: u64,
     /// Worker threads serving requests. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -116,6 +125,11 @@ impl ServeCommand {
         config.files_dir = self.data_dir.join("files");
         config.queue_timeout = Duration::from_millis(self.queue_timeout);
         config.max_queue = self.max_queue;
+        config.activation_log = !self.no_activation_log;
+        config.retention = wisp_controller::activations::Retention {
+            max_count: self.activation_retention_count,
+            max_age: Duration::from_secs(self.activation_retention_hours * 3600),
+        };
         config.default_limits.timeout = self.default_timeout.clamp(1, config.max_timeout_ms);
         config.default_limits.memory = self.default_memory.clamp(1, self.max_memory);
         let controller = Arc::new(Controller::new(
@@ -130,7 +144,10 @@ impl ServeCommand {
         println!("wisp listening on http://{addr}");
         use std::io::Write;
         std::io::stdout().flush()?;
-        wisp_controller::serve(listener, controller, shutdown_signal()).await?;
+        controller.start();
+        wisp_controller::serve(listener, controller.clone(), shutdown_signal()).await?;
+        // Everything acknowledged is written before the process ends.
+        controller.shutdown().await;
         eprintln!("wisp stopped");
         Ok(())
     }

@@ -1,0 +1,297 @@
+//! Activation records: OpenWhisk's account of every invocation, written to the
+//! registry off the invocation path, in batches.
+//!
+//! A record is visible the moment its id is handed out (from memory until it is
+//! flushed). Pending records are written every [`FLUSH_INTERVAL`] in one
+//! transaction, and all of them on a clean shutdown; after a crash at most the last
+//! interval's records can be missing. Retention (count and age) is applied once a
+//! minute.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
+
+/// How often pending records are written.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often retention is applied.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// How many records are kept, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Most records kept, all namespaces together: 100 000.
+    pub max_count: usize,
+    /// Oldest record kept: 7 days.
+    pub max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_count: 100_000,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The activation log of one server.
+pub struct ActivationLog {
+    registry: Arc<dyn Registry>,
+    enabled: bool,
+    retention: Retention,
+    /// Records not yet written, in order.
+    pending: Mutex<Vec<StoredActivation>>,
+    /// The same records by id, for reads before they are written.
+    unflushed: Mutex<HashMap<String, StoredActivation>>,
+}
+
+impl ActivationLog {
+    /// A log writing to `registry`; a disabled log records nothing.
+    pub fn new(registry: Arc<dyn Registry>, enabled: bool, retention: Retention) -> Self {
+        ActivationLog {
+            registry,
+            enabled,
+            retention,
+            pending: Mutex::new(Vec::new()),
+            unflushed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether records are kept.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Queues a record; never blocks on storage.
+    pub fn record(&self, activation: StoredActivation) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut u) = self.unflushed.lock() {
+            u.insert(activation.activation_id.clone(), activation.clone());
+        }
+        if let Ok(mut p) = self.pending.lock() {
+            p.push(activation);
+        }
+    }
+
+    /// One record of a namespace.
+    pub fn get(&self, namespace: &str, id: &str) -> wisp_registry::Result<Option<Value>> {
+        if let Ok(u) = self.unflushed.lock()
+            && let Some(a) = u.get(id)
+        {
+            return Ok((a.namespace == namespace).then(|| public(a.record.clone())));
+        }
+        Ok(self.registry.get_activation(namespace, id)?.map(public))
+    }
+
+    /// Records of a namespace, newest first, the unwritten ones included.
+    pub fn list(&self, namespace: &str, q: &ActivationQuery) -> wisp_registry::Result<Vec<Value>> {
+        let window = ActivationQuery {
+            skip: 0,
+            limit: q.skip + q.limit,
+            ..q.clone()
+        };
+        let mut records: Vec<(u64, String, Value)> = Vec::new();
+        if let Ok(u) = self.unflushed.lock() {
+            for a in u.values().filter(|a| a.namespace == namespace) {
+                let name_ok = q
+                    .name
+                    .as_deref()
+                    .is_none_or(|n| a.record["name"].as_str() == Some(n));
+                let ms = a.start_us / 1000;
+                let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
+                if name_ok && time_ok {
+                    records.push((a.start_us, a.activation_id.clone(), a.record.clone()));
+                }
+            }
+        }
+        for r in self.registry.list_activations(namespace, &window)? {
+            let id = r["activationId"].as_str().unwrap_or_default().to_string();
+            if records.iter().any(|(_, i, _)| *i == id) {
+                continue;
+            }
+            let order = r["_order"].as_u64().unwrap_or(0);
+            records.push((order, id, r));
+        }
+        records.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        Ok(records
+            .into_iter()
+            .skip(q.skip)
+            .take(q.limit)
+            .map(|(_, _, r)| public(r))
+            .collect())
+    }
+
+    /// Writes every pending record. On a storage error the records stay pending
+    /// and are retried at the next flush.
+    pub async fn flush(self: &Arc<Self>) {
+        let batch = match self.pending.lock() {
+            Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
+            _ => return,
+        };
+        let log = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let result = log.registry.put_activations(&batch);
+            (result, batch)
+        })
+        .await;
+        match written {
+            Ok((Ok(()), batch)) => {
+                if let Ok(mut u) = self.unflushed.lock() {
+                    for a in &batch {
+                        u.remove(&a.activation_id);
+                    }
+                }
+            }
+            Ok((Err(e), batch)) => {
+                tracing::error!("could not write {} activation records: {e}", batch.len());
+                if let Ok(mut p) = self.pending.lock() {
+                    let newer = std::mem::replace(&mut *p, batch);
+                    p.extend(newer);
+                }
+            }
+            Err(e) => tracing::error!("activation writer failed: {e}"),
+        }
+    }
+
+    /// Applies retention now.
+    pub async fn prune(self: &Arc<Self>) {
+        let log = self.clone();
+        let keep = self.retention.max_count;
+        let older_than = now_millis().saturating_sub(self.retention.max_age.as_millis() as u64);
+        match tokio::task::spawn_blocking(move || log.registry.prune_activations(keep, older_than))
+            .await
+        {
+            Ok(Ok(n)) if n > 0 => tracing::info!("retention removed {n} activation records"),
+            Ok(Err(e)) => tracing::warn!("activation retention failed: {e}"),
+            _ => {}
+        }
+    }
+
+    /// Flushes every [`FLUSH_INTERVAL`] and prunes every minute, for ever.
+    pub fn spawn_writer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let log = self.clone();
+        tokio::spawn(async move {
+            if !log.enabled {
+                return;
+            }
+            log.prune().await;
+            let mut since_prune = Duration::ZERO;
+            loop {
+                tokio::time::sleep(FLUSH_INTERVAL).await;
+                log.flush().await;
+                since_prune += FLUSH_INTERVAL;
+                if since_prune >= PRUNE_EVERY {
+                    since_prune = Duration::ZERO;
+                    log.prune().await;
+                }
+            }
+        })
+    }
+}
+
+/// A unique, increasing start time in microseconds for a new record.
+pub fn next_order() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
+/// The record as shown: without wisp's internal ordering key.
+pub fn public(mut record: Value) -> Value {
+    if let Some(o) = record.as_object_mut() {
+        o.remove("_order");
+    }
+    record
+}
+
+/// A summary of a record for listings without `docs=true`: no logs, no result.
+pub fn summary(record: &Value) -> Value {
+    let mut r = record.clone();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("logs");
+        if let Some(resp) = o.get_mut("response").and_then(Value::as_object_mut) {
+            resp.remove("result");
+        }
+    }
+    r
+}
+
+/// `2026-11-29T15:34:55.123Z` for a time in milliseconds since the Unix epoch.
+pub fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// OpenWhisk's `response.statusCode`: 0 success, 1 application error, 2 action
+/// developer error, 3 whisk internal error.
+pub fn status_code(status: &str) -> u8 {
+    match status {
+        "success" => 0,
+        "application error" => 1,
+        "action developer error" => 2,
+        _ => 3,
+    }
+}
+
+/// Log lines in OpenWhisk's form: `<ISO time> stdout: <text>`.
+pub fn log_lines(at_ms: u64, lines: &[wisp_invoker::LogLine]) -> Vec<Value> {
+    let t = iso8601(at_ms);
+    lines
+        .iter()
+        .map(|l| json!(format!("{t} {}: {}", l.stream, l.text)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_966_495_123), "2026-11-29T15:34:55.123Z");
+    }
+
+    #[test]
+    fn summaries_drop_logs_and_result() {
+        let r = json!({"activationId": "x", "logs": ["a"], "response": {"status": "success", "result": {"a": 1}}});
+        assert_eq!(
+            summary(&r),
+            json!({"activationId": "x", "response": {"status": "success"}})
+        );
+    }
+}
