@@ -179,7 +179,6 @@ impl ActivationLog {
             if !log.enabled {
                 return;
             }
-            log.prune().await;
             let mut since_prune = Duration::ZERO;
             loop {
                 tokio::time::sleep(FLUSH_INTERVAL).await;

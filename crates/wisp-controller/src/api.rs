@@ -18,6 +18,7 @@ use wisp_registry::{
 };
 
 use crate::error::ApiError;
+use crate::keys::Caller;
 use crate::routes::{ActionOp, ActivationOp, DEFAULT_NAMESPACE, Route, route, valid_name};
 use crate::{Controller, Deployed};
 
@@ -49,15 +50,22 @@ pub async fn handle(
             path_info,
         } => web(ctl, req, peer, &namespace, &name, prefix, path_info).await,
         Route::ListNamespaces => match authenticate(ctl, &req) {
-            Ok(()) => Ok(json_response(StatusCode::OK, &json!([DEFAULT_NAMESPACE]))),
+            Ok(caller) => Ok(json_response(StatusCode::OK, &json!([caller.namespace]))),
+            Err(e) => Err(e),
+        },
+        Route::Admin(op) => match authenticate(ctl, &req) {
+            Ok(caller) if caller.admin => crate::admin::handle(ctl, op).await,
+            Ok(_) => Err(ApiError::forbidden(
+                "only the server's own key manages namespaces and keys",
+            )),
             Err(e) => Err(e),
         },
         Route::Activations { namespace, op } => match authorize(ctl, &req, &namespace) {
-            Ok(ns) => activations(ctl, &req, &ns, op).await,
+            Ok(caller) => activations(ctl, &req, &caller.namespace, op).await,
             Err(e) => Err(e),
         },
         Route::ListActions { namespace } => match authorize(ctl, &req, &namespace) {
-            Ok(ns) => list_actions(ctl, &req, &ns),
+            Ok(caller) => list_actions(ctl, &req, &caller.namespace),
             Err(e) => Err(e),
         },
         Route::Action {
@@ -65,7 +73,7 @@ pub async fn handle(
             name,
             op,
         } => match authorize(ctl, &req, &namespace) {
-            Ok(ns) => action(ctl, req, &ns, &name, op).await,
+            Ok(caller) => action(ctl, req, &caller, &name, op).await,
             Err(e) => Err(e),
         },
     };
@@ -100,16 +108,17 @@ fn error_response(e: ApiError) -> Response<Body> {
     r
 }
 
-fn authenticate(ctl: &Controller, req: &Request<Incoming>) -> Result<(), ApiError> {
+fn authenticate(ctl: &Controller, req: &Request<Incoming>) -> Result<Caller, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "this resource requires authentication: send the API key (ID:SECRET) with HTTP Basic auth",
         ));
     };
-    match value.to_str() {
-        Ok(v) if ctl.config.api_key.matches_header(v) => Ok(()),
-        _ => Err(ApiError::unauthorized("the supplied API key is not valid")),
-    }
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| ctl.keys.check(v))
+        .ok_or_else(|| ApiError::unauthorized("the supplied API key is not valid"))
 }
 
 /// Authenticates the caller and resolves `_` to its namespace; another namespace
@@ -118,10 +127,10 @@ fn authorize(
     ctl: &Controller,
     req: &Request<Incoming>,
     namespace: &str,
-) -> Result<String, ApiError> {
-    authenticate(ctl, req)?;
-    if namespace == "_" || namespace == DEFAULT_NAMESPACE {
-        Ok(DEFAULT_NAMESPACE.to_string())
+) -> Result<Caller, ApiError> {
+    let caller = authenticate(ctl, req)?;
+    if namespace == "_" || namespace == caller.namespace {
+        Ok(caller)
     } else {
         Err(ApiError::forbidden(format!(
             "the API key has no access to namespace '{namespace}'"
@@ -243,10 +252,11 @@ fn action_json(a: &ActionRecord, code: Option<&[u8]>) -> Value {
 async fn action(
     ctl: &Arc<Controller>,
     req: Request<Incoming>,
-    ns: &str,
+    caller: &Caller,
     name: &str,
     op: ActionOp,
 ) -> ApiResult {
+    let ns = caller.namespace.as_str();
     if !valid_name(name) {
         return Err(ApiError::bad_request(format!(
             "'{name}' is not a valid action name: use letters, digits, '_', '-', '.', '@', starting with a letter, digit or '_'"
@@ -291,7 +301,7 @@ async fn action(
         }
         ActionOp::PutAssets => crate::assets::put_assets(ctl, req, ns, name).await,
         ActionOp::Put => put_action(ctl, req, ns, name).await,
-        ActionOp::Invoke => invoke(ctl, req, ns, name).await,
+        ActionOp::Invoke => invoke(ctl, req, caller, name).await,
     }
 }
 
@@ -634,8 +644,14 @@ fn new_activation_id() -> String {
     format!("{:016x}{:016x}", next(), next())
 }
 
-async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &str) -> ApiResult {
-    let action = lookup(ctl, ns, name)?;
+async fn invoke(
+    ctl: &Arc<Controller>,
+    req: Request<Incoming>,
+    caller: &Caller,
+    name: &str,
+) -> ApiResult {
+    let action = lookup(ctl, &caller.namespace, name)?;
+    let subject = caller.key_id.clone();
     let rec = &action.record;
     let blocking = flag(&req, "blocking");
     let result_only = flag(&req, "result");
@@ -656,7 +672,7 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         let id = activation_id.clone();
         let action = action.clone();
         tokio::spawn(async move {
-            match run_json(&ctl, &action, &prepared, &params, &id).await {
+            match run_json(&ctl, &action, &prepared, &params, (&id, &subject)).await {
                 Ok(record) => ctl.activations.record(record),
                 Err(e) => {
                     tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
@@ -669,7 +685,7 @@ async fn invoke(ctl: &Arc<Controller>, req: Request<Incoming>, ns: &str, name: &
         ));
     }
 
-    let stored = run_json(ctl, &action, &prepared, &params, &activation_id).await?;
+    let stored = run_json(ctl, &action, &prepared, &params, (&activation_id, &subject)).await?;
     let shown = crate::activations::public(stored.record.clone());
     let record = &shown;
     let success = record["response"]["success"].as_bool().unwrap_or(false);
@@ -699,7 +715,7 @@ async fn run_json(
     action: &Deployed,
     prepared: &Prepared,
     params: &Value,
-    activation_id: &str,
+    (activation_id, subject): (&str, &str),
 ) -> Result<StoredActivation, ApiError> {
     let waiting = Instant::now();
     let _permit = enter_action(action).await?;
@@ -737,9 +753,8 @@ async fn run_json(
     };
     let end = start_wall + duration;
     let record = activation_record(
-        ctl,
         action,
-        activation_id,
+        (activation_id, subject),
         (start_wall, end),
         status,
         result,
@@ -769,9 +784,8 @@ fn stored(
 /// OpenWhisk's activation record.
 #[allow(clippy::too_many_arguments, reason = "one field each, all required")]
 fn activation_record(
-    ctl: &Controller,
     action: &Deployed,
-    activation_id: &str,
+    (activation_id, subject): (&str, &str),
     (start, end): (u64, u64),
     status: &str,
     result: Value,
@@ -785,7 +799,7 @@ fn activation_record(
         "namespace": rec.namespace,
         "name": rec.name,
         "version": rec.version,
-        "subject": ctl.config.api_key.id,
+        "subject": subject,
         "publish": false,
         "start": start,
         "end": end,
@@ -896,6 +910,11 @@ async fn web(
     };
     let action = lookup(ctl, ns, name)?;
     let rec = &action.record;
+    if !action.web_export {
+        // As OpenWhisk does: an action not exported to the web does not exist there.
+        return Err(not_found(ns, name));
+    }
+    check_web_auth(ctl, &req, &action)?;
     if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
         return Err(ApiError::too_large(ctl.config.max_body_bytes));
     }
@@ -964,10 +983,10 @@ async fn web(
             Ok(r) => ("success", json!({"statusCode": r.status().as_u16()})),
             Err(e) => ("action developer error", json!({"error": e.message})),
         };
+        // Web calls act for the action's owner.
         let record = activation_record(
-            ctl,
             &action,
-            &activation_id,
+            (&activation_id, &action.record.namespace),
             (start_wall, end.max(start_wall)),
             status,
             result_json,
@@ -984,6 +1003,47 @@ async fn web(
             .insert("x-openwhisk-activation-id", v);
     }
     Ok(response)
+}
+
+/// Enforces `require-whisk-auth` on a web call.
+fn check_web_auth(
+    ctl: &Controller,
+    req: &Request<Incoming>,
+    action: &Deployed,
+) -> Result<(), ApiError> {
+    match &action.web_auth {
+        crate::WebAuth::None => Ok(()),
+        crate::WebAuth::Key => {
+            let caller = authenticate(ctl, req)?;
+            if caller.namespace == action.record.namespace {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden(
+                    "this web action needs a key of its own namespace",
+                ))
+            }
+        }
+        crate::WebAuth::Secret(secret) => {
+            let given = req
+                .headers()
+                .get("x-require-whisk-auth")
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let same = given.len() == secret.len()
+                && given
+                    .iter()
+                    .zip(secret.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            if same {
+                Ok(())
+            } else {
+                Err(ApiError::unauthorized(
+                    "this web action needs the right X-Require-Whisk-Auth header",
+                ))
+            }
+        }
+    }
 }
 
 fn host_and_port(headers: &http::HeaderMap) -> (String, u16) {

@@ -9,10 +9,12 @@
 //! registry (metadata) → invoker (fresh instance) → response.
 
 pub mod activations;
+mod admin;
 pub mod api;
 mod assets;
 pub mod auth;
 pub mod error;
+pub mod keys;
 pub mod routes;
 
 use std::collections::HashMap;
@@ -93,6 +95,42 @@ pub struct Deployed {
     pub grants: Grants,
     /// Its instance cap, when `limits.instances` is set.
     pub gate: Option<Gate>,
+    /// Whether it answers web calls (annotation `web-export: true`).
+    pub web_export: bool,
+    /// What a web call must present (annotation `require-whisk-auth`).
+    pub web_auth: WebAuth,
+}
+
+/// The `require-whisk-auth` annotation of a web action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebAuth {
+    /// Anyone may call.
+    None,
+    /// A valid key of the action's namespace, with HTTP Basic auth.
+    Key,
+    /// This secret in the `X-Require-Whisk-Auth` header.
+    Secret(String),
+}
+
+/// Whether an annotation is set to `true` (or the string `"true"`).
+fn annotation_true(record: &ActionRecord, key: &str) -> bool {
+    record.annotations.iter().any(|kv| {
+        kv.key == key && (kv.value == serde_json::Value::Bool(true) || kv.value == "true")
+    })
+}
+
+fn web_auth(record: &ActionRecord) -> WebAuth {
+    match record
+        .annotations
+        .iter()
+        .find(|kv| kv.key == "require-whisk-auth")
+        .map(|kv| &kv.value)
+    {
+        Some(serde_json::Value::Bool(true)) => WebAuth::Key,
+        Some(serde_json::Value::String(s)) if !s.is_empty() => WebAuth::Secret(s.clone()),
+        Some(serde_json::Value::Number(n)) => WebAuth::Secret(n.to_string()),
+        _ => WebAuth::None,
+    }
 }
 
 /// The annotation listing the hosts an action's outgoing HTTP may reach.
@@ -108,6 +146,8 @@ pub struct Controller {
     actions: RwLock<HashMap<String, Arc<Deployed>>>,
     /// Activation records, written in batches.
     activations: Arc<activations::ActivationLog>,
+    /// The keys the API accepts.
+    keys: keys::KeyRing,
 }
 
 impl Controller {
@@ -123,12 +163,14 @@ impl Controller {
             config.activation_log,
             config.retention,
         ));
+        let keys = keys::KeyRing::new(config.api_key.clone(), registry.list_keys()?);
         let ctl = Controller {
             config,
             registry,
             invoker,
             actions: RwLock::new(HashMap::new()),
             activations,
+            keys,
         };
         for rec in ctl.registry.all_actions()? {
             ctl.publish(rec);
@@ -136,9 +178,12 @@ impl Controller {
         Ok(ctl)
     }
 
-    /// Starts the background work (the activation writer); call once, inside
-    /// the runtime.
-    pub fn start(&self) {
+    /// Applies activation retention, then starts the background work (the
+    /// activation writer); call once, inside the runtime, before serving.
+    pub async fn start(&self) {
+        if self.activations.enabled() {
+            self.activations.prune().await;
+        }
         self.activations.spawn_writer();
     }
 
@@ -171,6 +216,8 @@ impl Controller {
         });
         let key = format!("{}/{}", record.namespace, record.name);
         let deployed = Arc::new(Deployed {
+            web_export: annotation_true(&record, "web-export"),
+            web_auth: web_auth(&record),
             record,
             grants,
             gate,

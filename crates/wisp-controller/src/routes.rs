@@ -46,10 +46,28 @@ pub enum Route {
         /// The rest of the path, starting with `/`.
         path_info: String,
     },
+    /// Namespace and key management, for the server's own key:
+    /// `GET /api/v1/admin/namespaces`, `PUT /api/v1/admin/namespaces/{ns}`,
+    /// `POST /api/v1/admin/namespaces/{ns}/keys[?rotate=true]`,
+    /// `DELETE /api/v1/admin/keys/{id}`.
+    Admin(AdminOp),
     /// A known path with a method it does not support.
     MethodNotAllowed,
     /// Nothing here.
     NotFound,
+}
+
+/// Namespace and key management operations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOp {
+    /// List namespaces and their key ids.
+    ListNamespaces,
+    /// Create a namespace with its first key.
+    CreateNamespace(String),
+    /// Add a key to a namespace.
+    AddKey(String),
+    /// Revoke a key.
+    RevokeKey(String),
 }
 
 /// Views of activation records.
@@ -128,6 +146,19 @@ pub fn route(method: &Method, path: &str) -> Route {
     }
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["admin", "namespaces"] => get_only(method, Route::Admin(AdminOp::ListNamespaces)),
+        ["admin", "namespaces", ns] => match *method {
+            Method::PUT => Route::Admin(AdminOp::CreateNamespace(ns.to_string())),
+            _ => Route::MethodNotAllowed,
+        },
+        ["admin", "namespaces", ns, "keys"] => match *method {
+            Method::POST => Route::Admin(AdminOp::AddKey(ns.to_string())),
+            _ => Route::MethodNotAllowed,
+        },
+        ["admin", "keys", id] => match *method {
+            Method::DELETE => Route::Admin(AdminOp::RevokeKey(id.to_string())),
+            _ => Route::MethodNotAllowed,
+        },
         ["namespaces"] | ["namespaces", ""] => get_only(method, Route::ListNamespaces),
         ["namespaces", ns, "actions"] | ["namespaces", ns, "actions", ""] => get_only(
             method,

@@ -153,6 +153,20 @@ pub struct StoredActivation {
     pub record: serde_json::Value,
 }
 
+/// An API key as stored: the secret only as its SHA-256 (secrets are 256 random
+/// bits, so a plain hash is enough to make a stolen database useless).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKey {
+    /// The public id (Basic-auth user name).
+    pub id: String,
+    /// The namespace the key acts in.
+    pub namespace: String,
+    /// Lowercase hex SHA-256 of the secret.
+    pub secret_sha256: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created: u64,
+}
+
 /// Which activations a listing returns, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivationQuery {
@@ -208,6 +222,17 @@ pub trait Registry: Send + Sync + 'static {
     /// Deletes activations started before `older_than` (ms), then the oldest
     /// beyond the newest `keep`. Returns how many were deleted.
     fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize>;
+
+    /// Creates a namespace; false if it already exists.
+    fn create_namespace(&self, name: &str) -> Result<bool>;
+    /// Every namespace, sorted.
+    fn list_namespaces(&self) -> Result<Vec<String>>;
+    /// Stores a key.
+    fn put_key(&self, key: &StoredKey) -> Result<()>;
+    /// Every key, sorted by id.
+    fn list_keys(&self) -> Result<Vec<StoredKey>>;
+    /// Deletes a key; the deleted key, if it existed.
+    fn delete_key(&self, id: &str) -> Result<Option<StoredKey>>;
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::{
-    ActionRecord, ActivationQuery, Registry, RegistryError, Result, StoredActivation, next_version,
-    now_millis,
+    ActionRecord, ActivationQuery, Registry, RegistryError, Result, StoredActivation, StoredKey,
+    next_version, now_millis,
 };
 
 /// `namespace/name` → JSON-encoded [`ActionRecord`].
@@ -29,6 +29,10 @@ const ACTIVATION_IDS: TableDefinition<&str, &str> = TableDefinition::new("activa
 /// time order, for retention.
 const ACTIVATIONS_BY_TIME: TableDefinition<&str, &str> =
     TableDefinition::new("activations_by_time");
+/// Namespace name → creation time (ms).
+const NAMESPACES: TableDefinition<&str, u64> = TableDefinition::new("namespaces");
+/// Key id → JSON-encoded [`StoredKey`].
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
 /// A [`Registry`] stored in one redb database file.
 pub struct RedbRegistry {
@@ -60,6 +64,8 @@ impl RedbRegistry {
             txn.open_table(ACTIVATIONS).map_err(storage)?;
             txn.open_table(ACTIVATION_IDS).map_err(storage)?;
             txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
+            txn.open_table(NAMESPACES).map_err(storage)?;
+            txn.open_table(KEYS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(RedbRegistry { db })
@@ -321,6 +327,67 @@ impl Registry for RedbRegistry {
         txn.commit().map_err(storage)?;
         Ok(deleted)
     }
+
+    fn create_namespace(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let created = {
+            let mut t = txn.open_table(NAMESPACES).map_err(storage)?;
+            if t.get(name).map_err(storage)?.is_some() {
+                false
+            } else {
+                t.insert(name, now_millis()).map_err(storage)?;
+                true
+            }
+        };
+        txn.commit().map_err(storage)?;
+        Ok(created)
+    }
+
+    fn list_namespaces(&self) -> Result<Vec<String>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let t = txn.open_table(NAMESPACES).map_err(storage)?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(storage)? {
+            out.push(e.map_err(storage)?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
+    fn put_key(&self, key: &StoredKey) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut t = txn.open_table(KEYS).map_err(storage)?;
+            let bytes = serde_json::to_vec(key).map_err(storage)?;
+            t.insert(key.id.as_str(), bytes.as_slice())
+                .map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(())
+    }
+
+    fn list_keys(&self) -> Result<Vec<StoredKey>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let t = txn.open_table(KEYS).map_err(storage)?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(storage)? {
+            let (_, v) = e.map_err(storage)?;
+            out.push(serde_json::from_slice(v.value()).map_err(storage)?);
+        }
+        Ok(out)
+    }
+
+    fn delete_key(&self, id: &str) -> Result<Option<StoredKey>> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let removed = {
+            let mut t = txn.open_table(KEYS).map_err(storage)?;
+            match t.remove(id).map_err(storage)? {
+                Some(v) => Some(serde_json::from_slice(v.value()).map_err(storage)?),
+                None => None,
+            }
+        };
+        txn.commit().map_err(storage)?;
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +523,26 @@ mod tests {
         assert_eq!(ids(all), ["03"]);
         assert!(reg.get_activation("a", "01").unwrap().is_none());
         assert!(reg.get_activation("b", "04").unwrap().is_some());
+    }
+
+    #[test]
+    fn namespaces_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        assert!(reg.create_namespace("team").unwrap());
+        assert!(!reg.create_namespace("team").unwrap());
+        assert_eq!(reg.list_namespaces().unwrap(), ["team"]);
+        let key = StoredKey {
+            id: "k1".into(),
+            namespace: "team".into(),
+            secret_sha256: "00".into(),
+            created: 1,
+        };
+        reg.put_key(&key).unwrap();
+        assert_eq!(reg.list_keys().unwrap(), std::slice::from_ref(&key));
+        assert_eq!(reg.delete_key("k1").unwrap(), Some(key));
+        assert!(reg.list_keys().unwrap().is_empty());
+        assert_eq!(reg.delete_key("k1").unwrap(), None);
     }
 
     #[test]

@@ -29,6 +29,8 @@ enum Command {
     Get(commands::get::GetCommand),
     /// Delete an action.
     Rm(commands::rm::RmCommand),
+    /// Manage namespaces and their API keys (with the server's own key).
+    Namespace(commands::namespace::NamespaceCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::List(c) => c.execute(),
         Command::Get(c) => c.execute(),
         Command::Rm(c) => c.execute(),
+        Command::Namespace(c) => c.execute(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

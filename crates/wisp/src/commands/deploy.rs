@@ -36,6 +36,10 @@ pub struct DeployCommand {
     /// repeatable. Default: none allowed.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
+    /// Whether the action answers web calls (`/fn/NAME`, `/api/v1/web/...`):
+    /// the `web-export` annotation. Default true.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    web: bool,
     /// Default parameter KEY=VALUE (VALUE is JSON if it parses, else a string);
     /// repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
@@ -62,7 +66,7 @@ impl DeployCommand {
         if let Some(n) = self.instances {
             limits.insert("instances".into(), n.into());
         }
-        let mut annotations = Vec::new();
+        let mut annotations = vec![serde_json::json!({"key": "web-export", "value": self.web})];
         if !self.allow_hosts.is_empty() {
             annotations.push(
                 serde_json::json!({"key": "allowed-outbound-hosts", "value": self.allow_hosts}),

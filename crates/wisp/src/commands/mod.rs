@@ -4,5 +4,6 @@ pub mod deploy;
 pub mod get;
 pub mod invoke;
 pub mod list;
+pub mod namespace;
 pub mod rm;
 pub mod serve;

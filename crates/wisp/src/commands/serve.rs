@@ -144,7 +144,7 @@ impl ServeCommand {
         println!("wisp listening on http://{addr}");
         use std::io::Write;
         std::io::stdout().flush()?;
-        controller.start();
+        controller.start().await;
         wisp_controller::serve(listener, controller.clone(), shutdown_signal()).await?;
         // Everything acknowledged is written before the process ends.
         controller.shutdown().await;

@@ -211,14 +211,21 @@ pub fn example_bytes(name: &str) -> Vec<u8> {
     std::fs::read(example(name)).unwrap()
 }
 
-/// The OpenWhisk action document for a module.
+/// The OpenWhisk action document for a module; exported to the web unless
+/// `extra` says otherwise.
 pub fn action_doc(module: &[u8], extra: serde_json::Value) -> Vec<u8> {
     let mut doc = serde_json::json!({
         "exec": {"kind": "wasm", "code": base64::engine::general_purpose::STANDARD.encode(module), "binary": true},
+        "annotations": [{"key": "web-export", "value": true}],
     });
     if let serde_json::Value::Object(m) = extra {
         for (k, v) in m {
-            doc[k] = v;
+            if k == "annotations" {
+                let list = doc["annotations"].as_array_mut().unwrap();
+                list.extend(v.as_array().unwrap().iter().cloned());
+            } else {
+                doc[k] = v;
+            }
         }
     }
     serde_json::to_vec(&doc).unwrap()
