@@ -2,6 +2,7 @@
 # Installs what building and testing wisp needs, idempotently: the wasm rustup
 # targets and the Debian packages for the C/C++ examples and the benchmark.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 targets_needed=()
 for t in wasm32-wasip1 wasm32-wasip2; do
@@ -22,4 +23,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The official OpenWhisk JavaScript client, for the compatibility test.
+client=crates/wisp/tests/openwhisk-client
+if [ ! -d "$client/node_modules/openwhisk" ]; then
+    if ! command -v npm >/dev/null; then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null
 fi

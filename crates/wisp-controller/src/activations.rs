@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
 
 /// How often pending records are written.
@@ -43,9 +43,9 @@ pub struct ActivationLog {
     enabled: bool,
     retention: Retention,
     /// Records not yet written, in order.
-    pending: Mutex<Vec<StoredActivation>>,
+    pending: Mutex<Vec<Arc<StoredActivation>>>,
     /// The same records by id, for reads before they are written.
-    unflushed: Mutex<HashMap<String, StoredActivation>>,
+    unflushed: Mutex<HashMap<String, Arc<StoredActivation>>>,
 }
 
 impl ActivationLog {
@@ -70,6 +70,7 @@ impl ActivationLog {
         if !self.enabled {
             return;
         }
+        let activation = Arc::new(activation);
         if let Ok(mut u) = self.unflushed.lock() {
             u.insert(activation.activation_id.clone(), activation.clone());
         }
@@ -83,9 +84,10 @@ impl ActivationLog {
         if let Ok(u) = self.unflushed.lock()
             && let Some(a) = u.get(id)
         {
-            return Ok((a.namespace == namespace).then(|| public(a.record.clone())));
+            return Ok((a.namespace == namespace)
+                .then(|| serde_json::from_slice(&a.record).unwrap_or(Value::Null)));
         }
-        Ok(self.registry.get_activation(namespace, id)?.map(public))
+        self.registry.get_activation(namespace, id)
     }
 
     /// Records of a namespace, newest first, the unwritten ones included.
@@ -98,23 +100,20 @@ impl ActivationLog {
         let mut records: Vec<(u64, String, Value)> = Vec::new();
         if let Ok(u) = self.unflushed.lock() {
             for a in u.values().filter(|a| a.namespace == namespace) {
-                let name_ok = q
-                    .name
-                    .as_deref()
-                    .is_none_or(|n| a.record["name"].as_str() == Some(n));
+                let name_ok = q.name.as_deref().is_none_or(|n| a.name == n);
                 let ms = a.start_us / 1000;
                 let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
                 if name_ok && time_ok {
-                    records.push((a.start_us, a.activation_id.clone(), a.record.clone()));
+                    let record = serde_json::from_slice(&a.record).unwrap_or(Value::Null);
+                    records.push((a.start_us, a.activation_id.clone(), record));
                 }
             }
         }
-        for r in self.registry.list_activations(namespace, &window)? {
+        for (order, r) in self.registry.list_activations(namespace, &window)? {
             let id = r["activationId"].as_str().unwrap_or_default().to_string();
             if records.iter().any(|(_, i, _)| *i == id) {
                 continue;
             }
-            let order = r["_order"].as_u64().unwrap_or(0);
             records.push((order, id, r));
         }
         records.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
@@ -122,7 +121,7 @@ impl ActivationLog {
             .into_iter()
             .skip(q.skip)
             .take(q.limit)
-            .map(|(_, _, r)| public(r))
+            .map(|(_, _, r)| r)
             .collect())
     }
 
@@ -211,14 +210,6 @@ pub fn next_order() -> u64 {
     }
 }
 
-/// The record as shown: without wisp's internal ordering key.
-pub fn public(mut record: Value) -> Value {
-    if let Some(o) = record.as_object_mut() {
-        o.remove("_order");
-    }
-    record
-}
-
 /// A summary of a record for listings without `docs=true`: no logs, no result.
 pub fn summary(record: &Value) -> Value {
     let mut r = record.clone();
@@ -266,11 +257,14 @@ pub fn status_code(status: &str) -> u8 {
 }
 
 /// Log lines in OpenWhisk's form: `<ISO time> stdout: <text>`.
-pub fn log_lines(at_ms: u64, lines: &[wisp_invoker::LogLine]) -> Vec<Value> {
+pub fn log_lines(at_ms: u64, lines: &[wisp_invoker::LogLine]) -> Vec<String> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
     let t = iso8601(at_ms);
     lines
         .iter()
-        .map(|l| json!(format!("{t} {}: {}", l.stream, l.text)))
+        .map(|l| format!("{t} {}: {}", l.stream, l.text))
         .collect()
 }
 
@@ -287,6 +281,7 @@ mod tests {
 
     #[test]
     fn summaries_drop_logs_and_result() {
+        use serde_json::json;
         let r = json!({"activationId": "x", "logs": ["a"], "response": {"status": "success", "result": {"a": 1}}});
         assert_eq!(
             summary(&r),

@@ -80,6 +80,17 @@ pub async fn handle(
     result.unwrap_or_else(error_response)
 }
 
+/// A response whose body is already-encoded JSON.
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(full_body(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
 /// A JSON response.
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut body = serde_json::to_vec(value).unwrap_or_default();
@@ -673,7 +684,7 @@ async fn invoke(
         let action = action.clone();
         tokio::spawn(async move {
             match run_json(&ctl, &action, &prepared, &params, (&id, &subject)).await {
-                Ok(record) => ctl.activations.record(record),
+                Ok((record, _, _)) => ctl.activations.record(record),
                 Err(e) => {
                     tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
                 }
@@ -685,19 +696,17 @@ async fn invoke(
         ));
     }
 
-    let stored = run_json(ctl, &action, &prepared, &params, (&activation_id, &subject)).await?;
-    let shown = crate::activations::public(stored.record.clone());
-    let record = &shown;
-    let success = record["response"]["success"].as_bool().unwrap_or(false);
+    let (stored, result, success) =
+        run_json(ctl, &action, &prepared, &params, (&activation_id, &subject)).await?;
     let http_status = if success {
         StatusCode::OK
     } else {
         StatusCode::BAD_GATEWAY
     };
     let mut response = if result_only {
-        json_response(http_status, &record["response"]["result"])
+        json_response(http_status, &result)
     } else {
-        json_response(http_status, record)
+        json_bytes_response(http_status, stored.record.clone())
     };
     ctl.activations.record(stored);
     if let Ok(v) = HeaderValue::from_str(&activation_id) {
@@ -716,7 +725,7 @@ async fn run_json(
     prepared: &Prepared,
     params: &Value,
     (activation_id, subject): (&str, &str),
-) -> Result<StoredActivation, ApiError> {
+) -> Result<(StoredActivation, Value, bool), ApiError> {
     let waiting = Instant::now();
     let _permit = enter_action(action).await?;
     let action_wait = waiting.elapsed();
@@ -757,64 +766,143 @@ async fn run_json(
         (activation_id, subject),
         (start_wall, end),
         status,
-        result,
+        &result,
         crate::activations::log_lines(end, &logs),
         (action_wait + wait, init),
     );
-    Ok(stored(action, activation_id, order, record))
+    let success = status == "success";
+    Ok((
+        stored(action, activation_id, order, record),
+        result,
+        success,
+    ))
 }
 
-/// A record ready for the log; `_order` keeps its place among records of the
-/// same millisecond and is removed when shown.
-fn stored(
-    action: &Deployed,
-    activation_id: &str,
-    order: u64,
-    mut record: Value,
-) -> StoredActivation {
-    record["_order"] = json!(order);
+/// A record ready for the log; `order` (its start in microseconds) keeps its
+/// place among records of the same millisecond.
+fn stored(action: &Deployed, activation_id: &str, order: u64, record: Vec<u8>) -> StoredActivation {
     StoredActivation {
         namespace: action.record.namespace.clone(),
+        name: action.record.name.clone(),
         activation_id: activation_id.to_string(),
         start_us: order,
         record,
     }
 }
 
-/// OpenWhisk's activation record.
+/// OpenWhisk's activation record, serialized straight from borrowed fields: one
+/// allocation for the encoded record instead of a tree of JSON values.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivationDoc<'a> {
+    activation_id: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    version: &'a str,
+    subject: &'a str,
+    publish: bool,
+    start: u64,
+    end: u64,
+    duration: u64,
+    status_code: u8,
+    response: ResponseDoc<'a>,
+    logs: Vec<String>,
+    annotations: Annotations<'a>,
+}
+
+/// `path`, `kind`, `limits`, `waitTime`, `initTime` (a tuple serializes as a
+/// JSON array).
+type Annotations<'a> = (
+    Annotation<String>,
+    Annotation<&'a str>,
+    Annotation<LimitsDoc>,
+    Annotation<u64>,
+    Annotation<u64>,
+);
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseDoc<'a> {
+    status: &'a str,
+    status_code: u8,
+    success: bool,
+    result: &'a Value,
+}
+
+#[derive(serde::Serialize)]
+struct Annotation<T> {
+    key: &'static str,
+    value: T,
+}
+
+#[derive(serde::Serialize)]
+struct LimitsDoc {
+    timeout: u64,
+    memory: u64,
+    logs: u64,
+    concurrency: u64,
+}
+
+/// OpenWhisk's activation record, encoded.
 #[allow(clippy::too_many_arguments, reason = "one field each, all required")]
 fn activation_record(
     action: &Deployed,
     (activation_id, subject): (&str, &str),
     (start, end): (u64, u64),
     status: &str,
-    result: Value,
-    logs: Vec<Value>,
+    result: &Value,
+    logs: Vec<String>,
     (wait, init): (Duration, Duration),
-) -> Value {
+) -> Vec<u8> {
     let rec = &action.record;
     let code = crate::activations::status_code(status);
-    json!({
-        "activationId": activation_id,
-        "namespace": rec.namespace,
-        "name": rec.name,
-        "version": rec.version,
-        "subject": subject,
-        "publish": false,
-        "start": start,
-        "end": end,
-        "duration": end - start,
-        "statusCode": code,
-        "response": {"status": status, "statusCode": code, "success": code == 0, "result": result},
-        "logs": logs,
-        "annotations": [
-            {"key": "path", "value": format!("{}/{}", rec.namespace, rec.name)},
-            {"key": "kind", "value": "wasm"},
-            {"key": "limits", "value": {"timeout": rec.limits.timeout, "memory": rec.limits.memory, "logs": 10, "concurrency": 1}},
-            {"key": "waitTime", "value": wait.as_millis() as u64},
-            {"key": "initTime", "value": init.as_millis() as u64},
-        ],
-    })
+    let doc = ActivationDoc {
+        activation_id,
+        namespace: &rec.namespace,
+        name: &rec.name,
+        version: &rec.version,
+        subject,
+        publish: false,
+        start,
+        end,
+        duration: end - start,
+        status_code: code,
+        response: ResponseDoc {
+            status,
+            status_code: code,
+            success: code == 0,
+            result,
+        },
+        logs,
+        annotations: (
+            Annotation {
+                key: "path",
+                value: format!("{}/{}", rec.namespace, rec.name),
+            },
+            Annotation {
+                key: "kind",
+                value: "wasm",
+            },
+            Annotation {
+                key: "limits",
+                value: LimitsDoc {
+                    timeout: rec.limits.timeout,
+                    memory: rec.limits.memory,
+                    logs: 10,
+                    concurrency: 1,
+                },
+            },
+            Annotation {
+                key: "waitTime",
+                value: wait.as_millis() as u64,
+            },
+            Annotation {
+                key: "initTime",
+                value: init.as_millis() as u64,
+            },
+        ),
+    };
+    serde_json::to_vec(&doc).unwrap_or_default()
 }
 
 /// The activation views: list (filters `name`, `limit`, `skip`, `since`, `upto`,
@@ -989,7 +1077,7 @@ async fn web(
             (&activation_id, &action.record.namespace),
             (start_wall, end.max(start_wall)),
             status,
-            result_json,
+            &result_json,
             Vec::new(),
             (Duration::ZERO, Duration::ZERO),
         );

@@ -138,19 +138,21 @@ pub fn next_version(version: &str) -> String {
     format!("{}.{}.{}", parts[0], parts[1], parts[2])
 }
 
-/// One activation record as stored: OpenWhisk's JSON record, indexed by its
-/// namespace, start time and id.
+/// One activation record as stored: OpenWhisk's JSON record (already encoded),
+/// indexed by its namespace, start time and id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredActivation {
     /// Namespace of the action.
     pub namespace: String,
+    /// Name of the action.
+    pub name: String,
     /// 32 lowercase hex digits.
     pub activation_id: String,
     /// Start in microseconds since the Unix epoch, unique and increasing within
     /// a server: it orders records that start in the same millisecond.
     pub start_us: u64,
-    /// The whole record.
-    pub record: serde_json::Value,
+    /// The whole record, JSON-encoded.
+    pub record: Vec<u8>,
 }
 
 /// An API key as stored: the secret only as its SHA-256 (secrets are 256 random
@@ -210,15 +212,16 @@ pub trait Registry: Send + Sync + 'static {
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 
     /// Stores a batch of activation records in one transaction.
-    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()>;
+    fn put_activations(&self, batch: &[std::sync::Arc<StoredActivation>]) -> Result<()>;
     /// One activation of a namespace.
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>>;
-    /// Activations of a namespace, newest first.
+    /// Activations of a namespace, newest first, each with its start in
+    /// microseconds.
     fn list_activations(
         &self,
         namespace: &str,
         query: &ActivationQuery,
-    ) -> Result<Vec<serde_json::Value>>;
+    ) -> Result<Vec<(u64, serde_json::Value)>>;
     /// Deletes activations started before `older_than` (ms), then the oldest
     /// beyond the newest `keep`. Returns how many were deleted.
     fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize>;

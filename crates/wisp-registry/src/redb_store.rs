@@ -215,7 +215,7 @@ impl Registry for RedbRegistry {
             .map(|v| v.value().to_vec()))
     }
 
-    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()> {
+    fn put_activations(&self, batch: &[std::sync::Arc<StoredActivation>]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -226,8 +226,7 @@ impl Registry for RedbRegistry {
             let mut by_time = txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
             for a in batch {
                 let key = format!("{}/{:016x}/{}", a.namespace, a.start_us, a.activation_id);
-                let bytes = serde_json::to_vec(&a.record).map_err(storage)?;
-                acts.insert(key.as_str(), bytes.as_slice())
+                acts.insert(key.as_str(), a.record.as_slice())
                     .map_err(storage)?;
                 ids.insert(a.activation_id.as_str(), key.as_str())
                     .map_err(storage)?;
@@ -262,7 +261,7 @@ impl Registry for RedbRegistry {
         &self,
         namespace: &str,
         q: &ActivationQuery,
-    ) -> Result<Vec<serde_json::Value>> {
+    ) -> Result<Vec<(u64, serde_json::Value)>> {
         let txn = self.db.begin_read().map_err(storage)?;
         let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
         // Keys hold microseconds; the filters are in milliseconds.
@@ -280,7 +279,13 @@ impl Registry for RedbRegistry {
             if out.len() >= q.limit {
                 break;
             }
-            let (_, v) = entry.map_err(storage)?;
+            let (k, v) = entry.map_err(storage)?;
+            let order = k
+                .value()
+                .rsplit('/')
+                .nth(1)
+                .and_then(|t| u64::from_str_radix(t, 16).ok())
+                .unwrap_or(0);
             let record: serde_json::Value = serde_json::from_slice(v.value()).map_err(storage)?;
             if let Some(name) = &q.name
                 && record.get("name").and_then(|n| n.as_str()) != Some(name.as_str())
@@ -291,7 +296,7 @@ impl Registry for RedbRegistry {
                 skipped += 1;
                 continue;
             }
-            out.push(record);
+            out.push((order, record));
         }
         Ok(out)
     }
@@ -452,13 +457,17 @@ mod tests {
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
     }
 
-    fn act(ns: &str, name: &str, id: &str, start: u64) -> StoredActivation {
-        StoredActivation {
+    fn act(ns: &str, name: &str, id: &str, start: u64) -> std::sync::Arc<StoredActivation> {
+        std::sync::Arc::new(StoredActivation {
             namespace: ns.into(),
+            name: name.into(),
             activation_id: id.into(),
             start_us: start * 1000,
-            record: serde_json::json!({"name": name, "activationId": id, "start": start}),
-        }
+            record: serde_json::to_vec(
+                &serde_json::json!({"name": name, "activationId": id, "start": start}),
+            )
+            .unwrap(),
+        })
     }
 
     #[test]
@@ -476,7 +485,7 @@ mod tests {
             reg.list_activations("a", &q)
                 .unwrap()
                 .iter()
-                .map(|r| r["activationId"].as_str().unwrap().to_string())
+                .map(|(_, r)| r["activationId"].as_str().unwrap().to_string())
                 .collect()
         };
         let all = ActivationQuery {

@@ -1,0 +1,74 @@
+// Drives a running wisp with the official OpenWhisk JavaScript client alone.
+// Usage: node run.js URL KEY OTHER_NAMESPACE_KEY ACTION.wasm
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const openwhisk = require('openwhisk');
+
+const [url, key, otherKey, wasmPath] = process.argv.slice(2);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const status = (code) => (e) => {
+  assert.equal(e.statusCode, code, `expected HTTP ${code}, got ${e.statusCode}: ${e.message}`);
+  return true;
+};
+
+async function main() {
+  const ow = openwhisk({ apihost: url, api_key: key });
+  const code = fs.readFileSync(wasmPath).toString('base64');
+  const name = 'owclient';
+
+  await ow.actions.create({ name, action: { exec: { kind: 'wasm', code }, limits: { timeout: 5000 } } });
+  await assert.rejects(ow.actions.create({ name, action: { exec: { kind: 'wasm', code } } }), status(409));
+  const list = await ow.actions.list();
+  assert.ok(list.some((a) => a.name === name), 'listed');
+  const got = await ow.actions.get({ name });
+  assert.equal(got.exec.kind, 'wasm');
+  assert.equal(got.limits.timeout, 5000);
+
+  const result = await ow.actions.invoke({ name, blocking: true, result: true, params: { name: 'ow' } });
+  assert.deepEqual(result, { greeting: 'Hello, ow!' });
+  const whole = await ow.actions.invoke({ name, blocking: true, params: { name: 'rec' } });
+  assert.equal(whole.response.result.greeting, 'Hello, rec!');
+  assert.equal(whole.activationId.length, 32);
+
+  const { activationId } = await ow.actions.invoke({ name, params: { name: 'bg' } });
+  let act;
+  for (let i = 0; i < 100 && !act; i++) {
+    try {
+      act = await ow.activations.get({ name: activationId });
+    } catch (e) {
+      await sleep(50);
+    }
+  }
+  assert.ok(act, 'background activation recorded');
+  assert.equal(act.response.result.greeting, 'Hello, bg!');
+  const logs = await ow.activations.logs({ name: activationId });
+  assert.ok(logs.logs.some((l) => l.endsWith('stdout: greeting bg')), JSON.stringify(logs));
+  const res = await ow.activations.result({ name: activationId });
+  assert.equal(res.result.greeting, 'Hello, bg!');
+  const acts = await ow.activations.list({ name });
+  assert.ok(acts.length >= 3, `listed ${acts.length} activations`);
+
+  await ow.actions.update({ name, action: { exec: { kind: 'wasm', code }, limits: { timeout: 3000 } } });
+  const updated = await ow.actions.get({ name });
+  assert.equal(updated.version, '0.0.2');
+  assert.equal(updated.limits.timeout, 3000);
+
+  // A key of another namespace can neither see nor touch these.
+  const other = openwhisk({ apihost: url, api_key: otherKey });
+  const theirs = await other.actions.list();
+  assert.ok(!theirs.some((a) => a.name === name), 'invisible to another namespace');
+  await assert.rejects(other.actions.get({ name }), status(404));
+  await assert.rejects(other.actions.invoke({ name, namespace: 'guest', blocking: true }), status(403));
+  await assert.rejects(other.actions.delete({ name, namespace: 'guest' }), status(403));
+  await assert.rejects(other.activations.get({ name: activationId }), status(404));
+
+  await ow.actions.delete({ name });
+  await assert.rejects(ow.actions.get({ name }), status(404));
+  console.log('openwhisk client: all steps passed');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
