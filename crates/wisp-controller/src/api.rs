@@ -631,9 +631,11 @@ fn merge_params(rec: &ActionRecord, call: Value) -> Result<Value, ApiError> {
     Ok(Value::Object(merged))
 }
 
-/// A new 32-hex-digit activation id. Ids must be unique, not secret: a per-thread
-/// SplitMix64 generator seeded once from the OS avoids a system call per request.
-fn new_activation_id() -> String {
+/// A new activation: its start (µs, unique and increasing) and its 32-hex-digit
+/// id, which begins with that start so the record can be found from the id
+/// alone. Ids must be unique, not secret: a per-thread SplitMix64 generator
+/// seeded once from the OS avoids a system call per request.
+fn new_activation() -> (u64, String) {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
@@ -652,7 +654,8 @@ fn new_activation_id() -> String {
             z ^ (z >> 31)
         })
     };
-    format!("{:016x}{:016x}", next(), next())
+    let order = crate::activations::next_order();
+    (order, format!("{order:016x}{:016x}", next()))
 }
 
 async fn invoke(
@@ -676,14 +679,14 @@ async fn invoke(
     };
     let params = merge_params(rec, call)?;
     let prepared = prepared(ctl, rec).await?;
-    let activation_id = new_activation_id();
+    let (order, activation_id) = new_activation();
 
     if !blocking {
         let ctl = ctl.clone();
         let id = activation_id.clone();
         let action = action.clone();
         tokio::spawn(async move {
-            match run_json(&ctl, &action, &prepared, &params, (&id, &subject)).await {
+            match run_json(&ctl, &action, &prepared, &params, (&id, &subject, order)).await {
                 Ok((record, _, _)) => ctl.activations.record(record),
                 Err(e) => {
                     tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
@@ -696,8 +699,14 @@ async fn invoke(
         ));
     }
 
-    let (stored, result, success) =
-        run_json(ctl, &action, &prepared, &params, (&activation_id, &subject)).await?;
+    let (stored, result, success) = run_json(
+        ctl,
+        &action,
+        &prepared,
+        &params,
+        (&activation_id, &subject, order),
+    )
+    .await?;
     let http_status = if success {
         StatusCode::OK
     } else {
@@ -724,12 +733,11 @@ async fn run_json(
     action: &Deployed,
     prepared: &Prepared,
     params: &Value,
-    (activation_id, subject): (&str, &str),
+    (activation_id, subject, order): (&str, &str, u64),
 ) -> Result<(StoredActivation, Value, bool), ApiError> {
     let waiting = Instant::now();
     let _permit = enter_action(action).await?;
     let action_wait = waiting.elapsed();
-    let order = crate::activations::next_order();
     let start_wall = order / 1000;
     let start = Instant::now();
     let outcome = ctl
@@ -1036,9 +1044,8 @@ async fn web(
             (kv.key.clone(), v)
         })
         .collect();
-    let activation_id = new_activation_id();
+    let (order, activation_id) = new_activation();
     let _permit = enter_action(&action).await?;
-    let order = crate::activations::next_order();
     let start_wall = order / 1000;
     let outcome = ctl
         .invoker

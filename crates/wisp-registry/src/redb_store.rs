@@ -20,15 +20,26 @@ const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// Module hash → number of actions that use it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
-/// `namespace/<start, 16 hex digits>/<id>` → JSON activation record; hex start
-/// times sort chronologically.
+/// `<start in µs, 16 hex digits>/<id>` → `namespace \x01 name \x01 JSON record`.
+/// Hex start times sort chronologically, so one table serves lookups (ids begin
+/// with their start time), listings (newest first) and retention (oldest first);
+/// one insert per record keeps the activation log cheap.
 const ACTIVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("activations");
-/// Activation id → its key in `ACTIVATIONS`.
-const ACTIVATION_IDS: TableDefinition<&str, &str> = TableDefinition::new("activation_ids");
-/// `<start, 16 hex digits>/<id>` → its key in `ACTIVATIONS`: all namespaces in
-/// time order, for retention.
-const ACTIVATIONS_BY_TIME: TableDefinition<&str, &str> =
-    TableDefinition::new("activations_by_time");
+
+/// The table key of an activation id, whose first 16 hex digits are its start.
+fn activation_key(id: &str) -> Option<String> {
+    let start = id.get(..16)?;
+    u64::from_str_radix(start, 16).ok()?;
+    Some(format!("{start}/{id}"))
+}
+
+/// Splits a stored value into namespace, name and the JSON record.
+fn split_activation(value: &[u8]) -> Option<(&str, &str, &[u8])> {
+    let mut parts = value.splitn(3, |&b| b == 1);
+    let ns = std::str::from_utf8(parts.next()?).ok()?;
+    let name = std::str::from_utf8(parts.next()?).ok()?;
+    Some((ns, name, parts.next()?))
+}
 /// Namespace name → creation time (ms).
 const NAMESPACES: TableDefinition<&str, u64> = TableDefinition::new("namespaces");
 /// Key id → JSON-encoded [`StoredKey`].
@@ -62,8 +73,6 @@ impl RedbRegistry {
             txn.open_table(MODULES).map_err(storage)?;
             txn.open_table(MODULE_REFS).map_err(storage)?;
             txn.open_table(ACTIVATIONS).map_err(storage)?;
-            txn.open_table(ACTIVATION_IDS).map_err(storage)?;
-            txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
             txn.open_table(NAMESPACES).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
         }
@@ -222,17 +231,16 @@ impl Registry for RedbRegistry {
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-            let mut ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
-            let mut by_time = txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
+            let mut value = Vec::new();
             for a in batch {
-                let key = format!("{}/{:016x}/{}", a.namespace, a.start_us, a.activation_id);
-                acts.insert(key.as_str(), a.record.as_slice())
-                    .map_err(storage)?;
-                ids.insert(a.activation_id.as_str(), key.as_str())
-                    .map_err(storage)?;
-                let tkey = format!("{:016x}/{}", a.start_us, a.activation_id);
-                by_time
-                    .insert(tkey.as_str(), key.as_str())
+                let key = format!("{:016x}/{}", a.start_us, a.activation_id);
+                value.clear();
+                value.extend_from_slice(a.namespace.as_bytes());
+                value.push(1);
+                value.extend_from_slice(a.name.as_bytes());
+                value.push(1);
+                value.extend_from_slice(&a.record);
+                acts.insert(key.as_str(), value.as_slice())
                     .map_err(storage)?;
             }
         }
@@ -241,19 +249,20 @@ impl Registry for RedbRegistry {
     }
 
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
-        let Some(key) = ids.get(id).map_err(storage)?.map(|k| k.value().to_string()) else {
+        let Some(key) = activation_key(id) else {
             return Ok(None);
         };
-        // An id of another namespace is simply not found.
-        if !key.starts_with(&format!("{namespace}/")) {
-            return Ok(None);
-        }
+        let txn = self.db.begin_read().map_err(storage)?;
         let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-        match acts.get(key.as_str()).map_err(storage)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(storage)?)),
-            None => Ok(None),
+        let Some(v) = acts.get(key.as_str()).map_err(storage)? else {
+            return Ok(None);
+        };
+        match split_activation(v.value()) {
+            // An id of another namespace is simply not found.
+            Some((ns, _, json)) if ns == namespace => {
+                Ok(Some(serde_json::from_slice(json).map_err(storage)?))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -265,14 +274,11 @@ impl Registry for RedbRegistry {
         let txn = self.db.begin_read().map_err(storage)?;
         let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
         // Keys hold microseconds; the filters are in milliseconds.
-        let lo = format!(
-            "{namespace}/{:016x}/",
-            q.since.unwrap_or(0).saturating_mul(1000)
-        );
+        let lo = format!("{:016x}/", q.since.unwrap_or(0).saturating_mul(1000));
         let upto_us = q.upto.map_or(u64::MAX >> 4, |u| {
             u.saturating_mul(1000).saturating_add(999)
         });
-        let hi = format!("{namespace}/{upto_us:016x}0");
+        let hi = format!("{upto_us:016x}0");
         let mut out = Vec::new();
         let mut skipped = 0;
         for entry in acts.range(lo.as_str()..hi.as_str()).map_err(storage)?.rev() {
@@ -280,23 +286,23 @@ impl Registry for RedbRegistry {
                 break;
             }
             let (k, v) = entry.map_err(storage)?;
-            let order = k
-                .value()
-                .rsplit('/')
-                .nth(1)
-                .and_then(|t| u64::from_str_radix(t, 16).ok())
-                .unwrap_or(0);
-            let record: serde_json::Value = serde_json::from_slice(v.value()).map_err(storage)?;
-            if let Some(name) = &q.name
-                && record.get("name").and_then(|n| n.as_str()) != Some(name.as_str())
-            {
+            let Some((ns, name, json)) = split_activation(v.value()) else {
+                continue;
+            };
+            if ns != namespace || q.name.as_deref().is_some_and(|n| n != name) {
                 continue;
             }
             if skipped < q.skip {
                 skipped += 1;
                 continue;
             }
-            out.push((order, record));
+            let order = k
+                .value()
+                .split('/')
+                .next()
+                .and_then(|t| u64::from_str_radix(t, 16).ok())
+                .unwrap_or(0);
+            out.push((order, serde_json::from_slice(json).map_err(storage)?));
         }
         Ok(out)
     }
@@ -305,27 +311,21 @@ impl Registry for RedbRegistry {
         let txn = self.db.begin_write().map_err(storage)?;
         let deleted = {
             let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-            let mut ids = txn.open_table(ACTIVATION_IDS).map_err(storage)?;
-            let mut by_time = txn.open_table(ACTIVATIONS_BY_TIME).map_err(storage)?;
-            let total = by_time.len().map_err(storage)? as usize;
+            let total = acts.len().map_err(storage)? as usize;
             let over = total.saturating_sub(keep);
             let cutoff = format!("{:016x}", older_than.saturating_mul(1000));
             let mut doomed = Vec::new();
-            for entry in by_time.iter().map_err(storage)? {
-                let (k, v) = entry.map_err(storage)?;
+            for entry in acts.iter().map_err(storage)? {
+                let (k, _) = entry.map_err(storage)?;
                 let k = k.value().to_string();
                 if doomed.len() < over || k.as_str() < cutoff.as_str() {
-                    doomed.push((k, v.value().to_string()));
+                    doomed.push(k);
                 } else {
                     break;
                 }
             }
-            for (tkey, key) in &doomed {
-                by_time.remove(tkey.as_str()).map_err(storage)?;
+            for key in &doomed {
                 acts.remove(key.as_str()).map_err(storage)?;
-                if let Some(id) = tkey.split('/').nth(1) {
-                    ids.remove(id).map_err(storage)?;
-                }
             }
             doomed.len()
         };
@@ -458,10 +458,11 @@ mod tests {
     }
 
     fn act(ns: &str, name: &str, id: &str, start: u64) -> std::sync::Arc<StoredActivation> {
+        let id = format!("{:016x}{id:0>16}", start * 1000);
         std::sync::Arc::new(StoredActivation {
             namespace: ns.into(),
             name: name.into(),
-            activation_id: id.into(),
+            activation_id: id.clone(),
             start_us: start * 1000,
             record: serde_json::to_vec(
                 &serde_json::json!({"name": name, "activationId": id, "start": start}),
@@ -485,9 +486,10 @@ mod tests {
             reg.list_activations("a", &q)
                 .unwrap()
                 .iter()
-                .map(|(_, r)| r["activationId"].as_str().unwrap().to_string())
+                .map(|(_, r)| r["activationId"].as_str().unwrap()[30..].to_string())
                 .collect()
         };
+        let id = |n: &str, start: u64| format!("{:016x}{n:0>16}", start * 1000);
         let all = ActivationQuery {
             limit: 10,
             ..Default::default()
@@ -523,15 +525,16 @@ mod tests {
             ["02"]
         );
         assert!(
-            reg.get_activation("a", "04").unwrap().is_none(),
+            reg.get_activation("a", &id("04", 250)).unwrap().is_none(),
             "other namespace"
         );
-        assert!(reg.get_activation("b", "04").unwrap().is_some());
+        assert!(reg.get_activation("b", &id("04", 250)).unwrap().is_some());
+        assert!(reg.get_activation("a", "nothex").unwrap().is_none());
         // Age first (before 150: "01"), then count (keep 2 of the 3 left: drop "02").
         assert_eq!(reg.prune_activations(2, 150).unwrap(), 2);
         assert_eq!(ids(all), ["03"]);
-        assert!(reg.get_activation("a", "01").unwrap().is_none());
-        assert!(reg.get_activation("b", "04").unwrap().is_some());
+        assert!(reg.get_activation("a", &id("01", 100)).unwrap().is_none());
+        assert!(reg.get_activation("b", &id("04", 250)).unwrap().is_some());
     }
 
     #[test]
