@@ -7,7 +7,6 @@
 //! interval's records can be missing. Retention (count and age) is applied once a
 //! minute.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,10 +41,10 @@ pub struct ActivationLog {
     registry: Arc<dyn Registry>,
     enabled: bool,
     retention: Retention,
-    /// Records not yet written, in order.
+    /// Records not yet written, in order: recording one is a push under a lock.
     pending: Mutex<Vec<Arc<StoredActivation>>>,
-    /// The same records by id, for reads before they are written.
-    unflushed: Mutex<HashMap<String, Arc<StoredActivation>>>,
+    /// The batch being written now, still readable until the write completes.
+    in_flight: Mutex<Vec<Arc<StoredActivation>>>,
 }
 
 impl ActivationLog {
@@ -56,7 +55,7 @@ impl ActivationLog {
             enabled,
             retention,
             pending: Mutex::new(Vec::new()),
-            unflushed: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(Vec::new()),
         }
     }
 
@@ -70,20 +69,25 @@ impl ActivationLog {
         if !self.enabled {
             return;
         }
-        let activation = Arc::new(activation);
-        if let Ok(mut u) = self.unflushed.lock() {
-            u.insert(activation.activation_id.clone(), activation.clone());
-        }
         if let Ok(mut p) = self.pending.lock() {
-            p.push(activation);
+            p.push(Arc::new(activation));
         }
+    }
+
+    /// Records not yet written (pending and in flight).
+    fn unwritten(&self) -> Vec<Arc<StoredActivation>> {
+        let mut all = Vec::new();
+        for list in [&self.in_flight, &self.pending] {
+            if let Ok(l) = list.lock() {
+                all.extend(l.iter().cloned());
+            }
+        }
+        all
     }
 
     /// One record of a namespace.
     pub fn get(&self, namespace: &str, id: &str) -> wisp_registry::Result<Option<Value>> {
-        if let Ok(u) = self.unflushed.lock()
-            && let Some(a) = u.get(id)
-        {
+        if let Some(a) = self.unwritten().into_iter().find(|a| a.activation_id == id) {
             return Ok((a.namespace == namespace)
                 .then(|| serde_json::from_slice(&a.record).unwrap_or(Value::Null)));
         }
@@ -98,8 +102,8 @@ impl ActivationLog {
             ..q.clone()
         };
         let mut records: Vec<(u64, String, Value)> = Vec::new();
-        if let Ok(u) = self.unflushed.lock() {
-            for a in u.values().filter(|a| a.namespace == namespace) {
+        {
+            for a in self.unwritten().iter().filter(|a| a.namespace == namespace) {
                 let name_ok = q.name.as_deref().is_none_or(|n| a.name == n);
                 let ms = a.start_us / 1000;
                 let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
@@ -128,9 +132,17 @@ impl ActivationLog {
     /// Writes every pending record. On a storage error the records stay pending
     /// and are retried at the next flush.
     pub async fn flush(self: &Arc<Self>) {
-        let batch = match self.pending.lock() {
-            Ok(mut p) if !p.is_empty() => std::mem::take(&mut *p),
-            _ => return,
+        // Move the batch to in-flight under both locks, so a reader always finds
+        // each record in exactly one place.
+        let batch = {
+            let (Ok(mut p), Ok(mut f)) = (self.pending.lock(), self.in_flight.lock()) else {
+                return;
+            };
+            if p.is_empty() {
+                return;
+            }
+            *f = std::mem::take(&mut *p);
+            f.clone()
         };
         let log = self.clone();
         let written = tokio::task::spawn_blocking(move || {
@@ -138,20 +150,20 @@ impl ActivationLog {
             (result, batch)
         })
         .await;
-        match written {
-            Ok((Ok(()), batch)) => {
-                if let Ok(mut u) = self.unflushed.lock() {
-                    for a in &batch {
-                        u.remove(&a.activation_id);
-                    }
-                }
+        let clear_in_flight = || {
+            if let Ok(mut f) = self.in_flight.lock() {
+                f.clear();
             }
+        };
+        match written {
+            Ok((Ok(()), _)) => clear_in_flight(),
             Ok((Err(e), batch)) => {
                 tracing::error!("could not write {} activation records: {e}", batch.len());
                 if let Ok(mut p) = self.pending.lock() {
                     let newer = std::mem::replace(&mut *p, batch);
                     p.extend(newer);
                 }
+                clear_in_flight();
             }
             Err(e) => tracing::error!("activation writer failed: {e}"),
         }
