@@ -1124,12 +1124,7 @@ fn check_web_auth(
                 .get("x-require-whisk-auth")
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            let same = given.len() == secret.len()
-                && given
-                    .iter()
-                    .zip(secret.as_bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0;
+            let same = crate::keys::constant_time_eq(given, secret.as_bytes());
             if same {
                 Ok(())
             } else {
