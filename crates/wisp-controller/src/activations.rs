@@ -14,7 +14,7 @@ use serde_json::Value;
 use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
 
 /// How often pending records are written.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 

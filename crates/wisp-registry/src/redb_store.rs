@@ -45,6 +45,9 @@ const NAMESPACES: TableDefinition<&str, u64> = TableDefinition::new("namespaces"
 /// Key id → JSON-encoded [`StoredKey`].
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
+/// The database's page cache.
+const CACHE_BYTES: usize = 2 << 20;
+
 /// A [`Registry`] stored in one redb database file.
 pub struct RedbRegistry {
     db: Database,
@@ -66,7 +69,12 @@ fn decode(bytes: &[u8]) -> Result<ActionRecord> {
 impl RedbRegistry {
     /// Opens the database at `path`, creating it (and its tables) when missing.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let db = Database::create(path.as_ref()).map_err(storage)?;
+        // redb's default page cache may grow to 1 GiB; an edge node's server
+        // should stay small, and the hot path never reads the database.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path.as_ref())
+            .map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(ACTIONS).map_err(storage)?;
