@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{
     ActionRecord, ActivationQuery, Registry, RegistryError, Result, StoredActivation, StoredKey,
@@ -20,25 +20,82 @@ const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// Module hash → number of actions that use it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
-/// `<start in µs, 16 hex digits>/<id>` → `namespace \x01 name \x01 JSON record`.
-/// Hex start times sort chronologically, so one table serves lookups (ids begin
-/// with their start time), listings (newest first) and retention (oldest first);
-/// one insert per record keeps the activation log cheap.
-const ACTIVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("activations");
+/// Write time (µs, unique) → one batch of activation records, encoded by
+/// [`encode_batch`]. The log writes one batch per flush, so keeping records costs
+/// one B-tree insert per flush, not per record. A record is always in a batch
+/// written at or after its start, which bounds every lookup.
+const ACTIVATION_BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("activation_batches");
 
-/// The table key of an activation id, whose first 16 hex digits are its start.
-fn activation_key(id: &str) -> Option<String> {
-    let start = id.get(..16)?;
-    u64::from_str_radix(start, 16).ok()?;
-    Some(format!("{start}/{id}"))
+/// How long after its start a record can be written: the longest time limit
+/// (5 min) plus queueing, with a wide margin.
+const MAX_RECORD_DELAY_US: u64 = 3_600_000_000;
+
+/// One record inside a batch.
+struct Rec<'a> {
+    start_us: u64,
+    namespace: &'a str,
+    name: &'a str,
+    id: &'a str,
+    json: &'a [u8],
 }
 
-/// Splits a stored value into namespace, name and the JSON record.
-fn split_activation(value: &[u8]) -> Option<(&str, &str, &[u8])> {
-    let mut parts = value.splitn(3, |&b| b == 1);
-    let ns = std::str::from_utf8(parts.next()?).ok()?;
-    let name = std::str::from_utf8(parts.next()?).ok()?;
-    Some((ns, name, parts.next()?))
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// `count: u32`, then per record `start: u64`, and `namespace`, `name`, `id`,
+/// `json`, each as `len: u32` + bytes; all little-endian.
+fn encode_batch<'a>(records: impl Iterator<Item = Rec<'a>>) -> Vec<u8> {
+    let mut out = vec![0; 4];
+    let mut count: u32 = 0;
+    for r in records {
+        out.extend_from_slice(&r.start_us.to_le_bytes());
+        put_bytes(&mut out, r.namespace.as_bytes());
+        put_bytes(&mut out, r.name.as_bytes());
+        put_bytes(&mut out, r.id.as_bytes());
+        put_bytes(&mut out, r.json);
+        count += 1;
+    }
+    out[..4].copy_from_slice(&count.to_le_bytes());
+    out
+}
+
+fn decode_batch(mut b: &[u8]) -> Option<Vec<Rec<'_>>> {
+    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
+        if b.len() < n {
+            return None;
+        }
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        Some(head)
+    }
+    fn field<'b>(b: &mut &'b [u8]) -> Option<&'b [u8]> {
+        let len = u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize;
+        take(b, len)
+    }
+    let count = u32::from_le_bytes(take(&mut b, 4)?.try_into().ok()?);
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let start_us = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
+        let namespace = std::str::from_utf8(field(&mut b)?).ok()?;
+        let name = std::str::from_utf8(field(&mut b)?).ok()?;
+        let id = std::str::from_utf8(field(&mut b)?).ok()?;
+        let json = field(&mut b)?;
+        out.push(Rec {
+            start_us,
+            namespace,
+            name,
+            id,
+            json,
+        });
+    }
+    Some(out)
+}
+
+/// The start (µs) an activation id begins with.
+fn id_start(id: &str) -> Option<u64> {
+    u64::from_str_radix(id.get(..16)?, 16).ok()
 }
 /// Namespace name → creation time (ms).
 const NAMESPACES: TableDefinition<&str, u64> = TableDefinition::new("namespaces");
@@ -80,7 +137,7 @@ impl RedbRegistry {
             txn.open_table(ACTIONS).map_err(storage)?;
             txn.open_table(MODULES).map_err(storage)?;
             txn.open_table(MODULE_REFS).map_err(storage)?;
-            txn.open_table(ACTIVATIONS).map_err(storage)?;
+            txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
             txn.open_table(NAMESPACES).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
         }
@@ -236,42 +293,49 @@ impl Registry for RedbRegistry {
         if batch.is_empty() {
             return Ok(());
         }
+        let value = encode_batch(batch.iter().map(|a| Rec {
+            start_us: a.start_us,
+            namespace: &a.namespace,
+            name: &a.name,
+            id: &a.activation_id,
+            json: &a.record,
+        }));
         let txn = self.db.begin_write().map_err(storage)?;
         {
-            let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-            let mut value = Vec::new();
-            for a in batch {
-                let key = format!("{:016x}/{}", a.start_us, a.activation_id);
-                value.clear();
-                value.extend_from_slice(a.namespace.as_bytes());
-                value.push(1);
-                value.extend_from_slice(a.name.as_bytes());
-                value.push(1);
-                value.extend_from_slice(&a.record);
-                acts.insert(key.as_str(), value.as_slice())
-                    .map_err(storage)?;
+            let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
+            // Keyed by write time, which is at or after every start in it.
+            let newest_start = batch.iter().map(|a| a.start_us).max().unwrap_or(0);
+            let mut key = (now_millis() * 1000).max(newest_start);
+            if let Some(last) = batches.last().map_err(storage)? {
+                key = key.max(last.0.value() + 1);
             }
+            batches.insert(key, value.as_slice()).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(())
     }
 
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>> {
-        let Some(key) = activation_key(id) else {
+        let Some(start) = id_start(id) else {
             return Ok(None);
         };
         let txn = self.db.begin_read().map_err(storage)?;
-        let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-        let Some(v) = acts.get(key.as_str()).map_err(storage)? else {
-            return Ok(None);
-        };
-        match split_activation(v.value()) {
-            // An id of another namespace is simply not found.
-            Some((ns, _, json)) if ns == namespace => {
-                Ok(Some(serde_json::from_slice(json).map_err(storage)?))
+        let batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
+        let end = start.saturating_add(MAX_RECORD_DELAY_US);
+        for entry in batches.range(start..=end).map_err(storage)? {
+            let (_, v) = entry.map_err(storage)?;
+            let Some(records) = decode_batch(v.value()) else {
+                continue;
+            };
+            if let Some(r) = records.iter().find(|r| r.id == id) {
+                // An id of another namespace is simply not found.
+                if r.namespace != namespace {
+                    return Ok(None);
+                }
+                return Ok(Some(serde_json::from_slice(r.json).map_err(storage)?));
             }
-            _ => Ok(None),
         }
+        Ok(None)
     }
 
     fn list_activations(
@@ -280,62 +344,117 @@ impl Registry for RedbRegistry {
         q: &ActivationQuery,
     ) -> Result<Vec<(u64, serde_json::Value)>> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-        // Keys hold microseconds; the filters are in milliseconds.
-        let lo = format!("{:016x}/", q.since.unwrap_or(0).saturating_mul(1000));
-        let upto_us = q.upto.map_or(u64::MAX >> 4, |u| {
-            u.saturating_mul(1000).saturating_add(999)
-        });
-        let hi = format!("{upto_us:016x}0");
-        let mut out = Vec::new();
-        let mut skipped = 0;
-        for entry in acts.range(lo.as_str()..hi.as_str()).map_err(storage)?.rev() {
-            if out.len() >= q.limit {
+        let batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
+        // Filters are in milliseconds, starts in microseconds.
+        let since_us = q.since.unwrap_or(0).saturating_mul(1000);
+        let upto_us = q
+            .upto
+            .map_or(u64::MAX, |u| u.saturating_mul(1000).saturating_add(999));
+        let wanted = q.skip + q.limit;
+        let mut found: Vec<(u64, &str, Vec<u8>)> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        for entry in batches.range(since_us..).map_err(storage)?.rev() {
+            let (k, v) = entry.map_err(storage)?;
+            let written = k.value();
+            // Every record of this batch and older ones started at or before
+            // `written`: once enough newer records are in hand, stop.
+            if found.len() >= wanted && found.iter().all(|f| f.0 > written) {
                 break;
             }
-            let (k, v) = entry.map_err(storage)?;
-            let Some((ns, name, json)) = split_activation(v.value()) else {
+            let Some(records) = decode_batch(v.value()) else {
                 continue;
             };
-            if ns != namespace || q.name.as_deref().is_some_and(|n| n != name) {
-                continue;
+            for r in records {
+                if r.namespace != namespace
+                    || r.start_us < since_us
+                    || r.start_us > upto_us
+                    || q.name.as_deref().is_some_and(|n| n != r.name)
+                {
+                    continue;
+                }
+                ids.push(r.id.to_string());
+                found.push((r.start_us, "", r.json.to_vec()));
             }
-            if skipped < q.skip {
-                skipped += 1;
-                continue;
+            if found.len() > wanted {
+                let mut order: Vec<usize> = (0..found.len()).collect();
+                order.sort_by(|&a, &b| {
+                    found[b]
+                        .0
+                        .cmp(&found[a].0)
+                        .then_with(|| ids[b].cmp(&ids[a]))
+                });
+                order.truncate(wanted);
+                order.sort_unstable();
+                let keep: std::collections::HashSet<usize> = order.into_iter().collect();
+                let mut i = 0;
+                found.retain(|_| {
+                    let k = keep.contains(&i);
+                    i += 1;
+                    k
+                });
+                let mut i = 0;
+                ids.retain(|_| {
+                    let k = keep.contains(&i);
+                    i += 1;
+                    k
+                });
             }
-            let order = k
-                .value()
-                .split('/')
-                .next()
-                .and_then(|t| u64::from_str_radix(t, 16).ok())
-                .unwrap_or(0);
-            out.push((order, serde_json::from_slice(json).map_err(storage)?));
         }
-        Ok(out)
+        let mut all: Vec<(u64, String, Vec<u8>)> = found
+            .into_iter()
+            .zip(ids)
+            .map(|((start, _, json), id)| (start, id, json))
+            .collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        all.into_iter()
+            .skip(q.skip)
+            .take(q.limit)
+            .map(|(start, _, json)| Ok((start, serde_json::from_slice(&json).map_err(storage)?)))
+            .collect()
     }
 
     fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize> {
         let txn = self.db.begin_write().map_err(storage)?;
         let deleted = {
-            let mut acts = txn.open_table(ACTIVATIONS).map_err(storage)?;
-            let total = acts.len().map_err(storage)? as usize;
-            let over = total.saturating_sub(keep);
-            let cutoff = format!("{:016x}", older_than.saturating_mul(1000));
-            let mut doomed = Vec::new();
-            for entry in acts.iter().map_err(storage)? {
-                let (k, _) = entry.map_err(storage)?;
-                let k = k.value().to_string();
-                if doomed.len() < over || k.as_str() < cutoff.as_str() {
-                    doomed.push(k);
-                } else {
-                    break;
+            let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
+            let cutoff = older_than.saturating_mul(1000);
+            let mut sizes: Vec<(u64, usize)> = Vec::new();
+            for entry in batches.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                let count = v
+                    .value()
+                    .get(..4)
+                    .and_then(|c| c.try_into().ok())
+                    .map_or(0, u32::from_le_bytes) as usize;
+                sizes.push((k.value(), count));
+            }
+            let mut total: usize = sizes.iter().map(|s| s.1).sum();
+            let mut deleted = 0;
+            for (key, count) in sizes {
+                // Whole batches written before the cutoff are older than it.
+                if key < cutoff || total.saturating_sub(count) >= keep {
+                    batches.remove(key).map_err(storage)?;
+                    total -= count;
+                    deleted += count;
+                    continue;
                 }
+                if total > keep {
+                    // Drop the oldest records of this batch only.
+                    let excess = total - keep;
+                    let value = batches
+                        .get(key)
+                        .map_err(storage)?
+                        .map(|v| v.value().to_vec())
+                        .unwrap_or_default();
+                    if let Some(records) = decode_batch(&value) {
+                        let kept = encode_batch(records.into_iter().skip(excess));
+                        batches.insert(key, kept.as_slice()).map_err(storage)?;
+                        deleted += excess;
+                    }
+                }
+                break;
             }
-            for key in &doomed {
-                acts.remove(key.as_str()).map_err(storage)?;
-            }
-            doomed.len()
+            deleted
         };
         txn.commit().map_err(storage)?;
         Ok(deleted)
@@ -481,13 +600,17 @@ mod tests {
 
     #[test]
     fn activations_list_filter_and_prune() {
+        // Realistic start times: records are written after they start.
+        let b_ms = now_millis() - 60_000;
+        #[allow(non_snake_case, reason = "a base time read like a constant")]
+        let B = b_ms;
         let dir = tempfile::tempdir().unwrap();
         let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
         reg.put_activations(&[
-            act("a", "x", "01", 100),
-            act("a", "y", "02", 200),
-            act("a", "x", "03", 300),
-            act("b", "x", "04", 250),
+            act("a", "x", "01", B + 100),
+            act("a", "y", "02", B + 200),
+            act("a", "x", "03", B + 300),
+            act("b", "x", "04", B + 250),
         ])
         .unwrap();
         let ids = |q: ActivationQuery| -> Vec<String> {
@@ -512,14 +635,14 @@ mod tests {
         );
         assert_eq!(
             ids(ActivationQuery {
-                since: Some(200),
+                since: Some(B + 200),
                 ..all.clone()
             }),
             ["03", "02"]
         );
         assert_eq!(
             ids(ActivationQuery {
-                upto: Some(200),
+                upto: Some(B + 200),
                 ..all.clone()
             }),
             ["02", "01"]
@@ -533,16 +656,31 @@ mod tests {
             ["02"]
         );
         assert!(
-            reg.get_activation("a", &id("04", 250)).unwrap().is_none(),
+            reg.get_activation("a", &id("04", B + 250))
+                .unwrap()
+                .is_none(),
             "other namespace"
         );
-        assert!(reg.get_activation("b", &id("04", 250)).unwrap().is_some());
+        assert!(
+            reg.get_activation("b", &id("04", B + 250))
+                .unwrap()
+                .is_some()
+        );
         assert!(reg.get_activation("a", "nothex").unwrap().is_none());
-        // Age first (before 150: "01"), then count (keep 2 of the 3 left: drop "02").
-        assert_eq!(reg.prune_activations(2, 150).unwrap(), 2);
+        // Count: keep the newest 2 of 4, so "01" and "02" go (an age cutoff in the
+        // past removes nothing more).
+        assert_eq!(reg.prune_activations(2, B).unwrap(), 2);
         assert_eq!(ids(all), ["03"]);
-        assert!(reg.get_activation("a", &id("01", 100)).unwrap().is_none());
-        assert!(reg.get_activation("b", &id("04", 250)).unwrap().is_some());
+        assert!(
+            reg.get_activation("a", &id("01", B + 100))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            reg.get_activation("b", &id("04", B + 250))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
