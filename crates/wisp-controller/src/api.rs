@@ -774,7 +774,7 @@ async fn run_json(
         (activation_id, subject),
         (start_wall, end),
         status,
-        &result,
+        ResultDoc::Value(&result),
         crate::activations::log_lines(end, &logs),
         (action_wait + wait, init),
     );
@@ -821,7 +821,7 @@ struct ActivationDoc<'a> {
 /// `path`, `kind`, `limits`, `waitTime`, `initTime` (a tuple serializes as a
 /// JSON array).
 type Annotations<'a> = (
-    Annotation<String>,
+    Annotation<&'a str>,
     Annotation<&'a str>,
     Annotation<LimitsDoc>,
     Annotation<u64>,
@@ -834,7 +834,22 @@ struct ResponseDoc<'a> {
     status: &'a str,
     status_code: u8,
     success: bool,
-    result: &'a Value,
+    result: ResultDoc<'a>,
+}
+
+/// An activation's result: the action's own JSON, or what wisp knows of a web
+/// call, encoded without building a JSON tree.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ResultDoc<'a> {
+    Value(&'a Value),
+    Status {
+        #[serde(rename = "statusCode")]
+        status_code: u16,
+    },
+    Error {
+        error: &'a str,
+    },
 }
 
 #[derive(serde::Serialize)]
@@ -858,7 +873,7 @@ fn activation_record(
     (activation_id, subject): (&str, &str),
     (start, end): (u64, u64),
     status: &str,
-    result: &Value,
+    result: ResultDoc<'_>,
     logs: Vec<String>,
     (wait, init): (Duration, Duration),
 ) -> Vec<u8> {
@@ -885,7 +900,7 @@ fn activation_record(
         annotations: (
             Annotation {
                 key: "path",
-                value: format!("{}/{}", rec.namespace, rec.name),
+                value: &action.path,
             },
             Annotation {
                 key: "kind",
@@ -1070,13 +1085,23 @@ async fn web(
     };
     if ctl.activations.enabled() {
         let end = wisp_registry::now_millis();
-        let (status, result_json) = match &result {
+        let (status, result_doc) = match &result {
             Ok(r) if r.status().is_server_error() => (
                 "application error",
-                json!({"statusCode": r.status().as_u16()}),
+                ResultDoc::Status {
+                    status_code: r.status().as_u16(),
+                },
             ),
-            Ok(r) => ("success", json!({"statusCode": r.status().as_u16()})),
-            Err(e) => ("action developer error", json!({"error": e.message})),
+            Ok(r) => (
+                "success",
+                ResultDoc::Status {
+                    status_code: r.status().as_u16(),
+                },
+            ),
+            Err(e) => (
+                "action developer error",
+                ResultDoc::Error { error: &e.message },
+            ),
         };
         // Web calls act for the action's owner.
         let record = activation_record(
@@ -1084,7 +1109,7 @@ async fn web(
             (&activation_id, &action.record.namespace),
             (start_wall, end.max(start_wall)),
             status,
-            &result_json,
+            result_doc,
             Vec::new(),
             (Duration::ZERO, Duration::ZERO),
         );

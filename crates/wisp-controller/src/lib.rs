@@ -99,6 +99,8 @@ pub struct Deployed {
     pub web_export: bool,
     /// What a web call must present (annotation `require-whisk-auth`).
     pub web_auth: WebAuth,
+    /// `namespace/name`, as activation records show it.
+    pub path: String,
 }
 
 /// The `require-whisk-auth` annotation of a web action.
@@ -216,6 +218,7 @@ impl Controller {
         });
         let key = format!("{}/{}", record.namespace, record.name);
         let deployed = Arc::new(Deployed {
+            path: key.clone(),
             web_export: annotation_true(&record, "web-export"),
             web_auth: web_auth(&record),
             record,
