@@ -438,9 +438,6 @@ async fn put_action(
     name: &str,
 ) -> ApiResult {
     let overwrite = flag(&req, "overwrite");
-    if declared_length(&req).is_some_and(|n| n > ctl.config.max_deploy_bytes) {
-        return Err(ApiError::too_large(ctl.config.max_deploy_bytes));
-    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -460,7 +457,7 @@ async fn put_action(
         logs: None,
         concurrency: None,
     };
-    let body = read_body(req.into_body(), ctl.config.max_deploy_bytes).await?;
+    let body = read_capped_body(req, ctl.config.max_deploy_bytes).await?;
 
     let (module, limits, parameters, annotations): (
         Option<Vec<u8>>,

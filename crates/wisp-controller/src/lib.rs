@@ -18,7 +18,6 @@ pub mod keys;
 pub mod routes;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -230,11 +229,6 @@ impl Controller {
         }
         deployed
     }
-
-    /// Number of actions deployed.
-    pub fn action_count(&self) -> usize {
-        self.actions.read().map(|a| a.len()).unwrap_or(0)
-    }
 }
 
 /// The hosts listed in the `allowed-outbound-hosts` annotation: a JSON array of
@@ -310,9 +304,4 @@ pub async fn serve(
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing");
     }
     Ok(())
-}
-
-/// The address a listener is bound to, for the ready line.
-pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
 }

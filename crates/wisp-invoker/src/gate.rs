@@ -54,11 +54,6 @@ impl Gate {
             _ => Err(Refused::WaitedTooLong),
         }
     }
-
-    /// Calls running now.
-    pub fn in_use(&self, total: usize) -> usize {
-        total.saturating_sub(self.slots.available_permits())
-    }
 }
 
 #[cfg(test)]

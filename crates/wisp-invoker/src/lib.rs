@@ -315,14 +315,6 @@ impl Invoker {
         self.memory.lock().ok()?.get(hash).cloned()
     }
 
-    /// Whether compiled code for this hash is in memory.
-    pub fn is_hot(&self, hash: &str) -> bool {
-        self.memory
-            .lock()
-            .map(|m| m.contains_key(hash))
-            .unwrap_or(false)
-    }
-
     /// Validates, compiles and links `bytes`, caching the result in memory and on
     /// disk. A binary whose compiled code is already on disk is loaded, not
     /// recompiled. CPU-heavy: call it from a blocking context.
@@ -361,13 +353,6 @@ impl Invoker {
             mem.insert(hash, prepared.clone());
         }
         Ok(prepared)
-    }
-
-    /// Drops the in-memory compiled code of a module (its disk artifact stays).
-    pub fn evict(&self, hash: &str) {
-        if let Ok(mut mem) = self.memory.lock() {
-            mem.remove(hash);
-        }
     }
 
     fn load_or_compile<T: Artifact>(
