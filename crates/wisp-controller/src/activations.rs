@@ -1,6 +1,9 @@
 //! Activation records: OpenWhisk's account of every invocation, written to the
 //! registry off the invocation path, in batches.
 //!
+//! The invocation path only queues the raw facts of a call ([`Activation`]: the
+//! action it ran, times, status, result); they are encoded into OpenWhisk's JSON
+//! document by the writer, off the request path, or when read before then.
 //! A record is visible the moment its id is handed out (from memory until it is
 //! flushed). Pending records are written every [`FLUSH_INTERVAL`] in one
 //! transaction, and all of them on a clean shutdown; after a crash at most the last
@@ -11,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use wisp_invoker::LogLine;
 use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
+
+use crate::Deployed;
 
 /// How often pending records are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -42,9 +48,9 @@ pub struct ActivationLog {
     enabled: bool,
     retention: Retention,
     /// Records not yet written, in order: recording one is a push under a lock.
-    pending: Mutex<Vec<Arc<StoredActivation>>>,
+    pending: Mutex<Vec<Arc<Activation>>>,
     /// The batch being written now, still readable until the write completes.
-    in_flight: Mutex<Vec<Arc<StoredActivation>>>,
+    in_flight: Mutex<Vec<Arc<Activation>>>,
 }
 
 impl ActivationLog {
@@ -65,7 +71,7 @@ impl ActivationLog {
     }
 
     /// Queues a record; never blocks on storage.
-    pub fn record(&self, activation: StoredActivation) {
+    pub fn record(&self, activation: Activation) {
         if !self.enabled {
             return;
         }
@@ -75,7 +81,7 @@ impl ActivationLog {
     }
 
     /// Records not yet written (pending and in flight).
-    fn unwritten(&self) -> Vec<Arc<StoredActivation>> {
+    fn unwritten(&self) -> Vec<Arc<Activation>> {
         let mut all = Vec::new();
         for list in [&self.in_flight, &self.pending] {
             if let Ok(l) = list.lock() {
@@ -87,9 +93,8 @@ impl ActivationLog {
 
     /// One record of a namespace.
     pub fn get(&self, namespace: &str, id: &str) -> wisp_registry::Result<Option<Value>> {
-        if let Some(a) = self.unwritten().into_iter().find(|a| a.activation_id == id) {
-            return Ok((a.namespace == namespace)
-                .then(|| serde_json::from_slice(&a.record).unwrap_or(Value::Null)));
+        if let Some(a) = self.unwritten().into_iter().find(|a| a.id == id) {
+            return Ok((a.action.record.namespace == namespace).then(|| a.to_value()));
         }
         self.registry.get_activation(namespace, id)
     }
@@ -103,13 +108,16 @@ impl ActivationLog {
         };
         let mut records: Vec<(u64, String, Value)> = Vec::new();
         {
-            for a in self.unwritten().iter().filter(|a| a.namespace == namespace) {
-                let name_ok = q.name.as_deref().is_none_or(|n| a.name == n);
+            for a in self
+                .unwritten()
+                .iter()
+                .filter(|a| a.action.record.namespace == namespace)
+            {
+                let name_ok = q.name.as_deref().is_none_or(|n| a.action.record.name == n);
                 let ms = a.start_us / 1000;
                 let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
                 if name_ok && time_ok {
-                    let record = serde_json::from_slice(&a.record).unwrap_or(Value::Null);
-                    records.push((a.start_us, a.activation_id.clone(), record));
+                    records.push((a.start_us, a.id.clone(), a.to_value()));
                 }
             }
         }
@@ -146,7 +154,8 @@ impl ActivationLog {
         };
         let log = self.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let result = log.registry.put_activations(&batch);
+            let encoded: Vec<StoredActivation> = batch.iter().map(|a| a.stored()).collect();
+            let result = log.registry.put_activations(&encoded);
             (result, batch)
         })
         .await;
@@ -202,6 +211,187 @@ impl ActivationLog {
             }
         })
     }
+}
+
+/// One invocation as the invocation path records it: the facts only, encoded
+/// into OpenWhisk's document by [`Activation::encode`] when it is written or read.
+#[derive(Debug)]
+pub struct Activation {
+    /// The action that ran (namespace, name, version, path, limits).
+    pub action: Arc<Deployed>,
+    /// 32 lowercase hex digits, beginning with `start_us`.
+    pub id: String,
+    /// The key that invoked it; `None` for web calls, which act for the
+    /// action's owner.
+    pub subject: Option<String>,
+    /// Start in microseconds since the Unix epoch, unique and increasing.
+    pub start_us: u64,
+    /// End in milliseconds since the Unix epoch.
+    pub end_ms: u64,
+    /// `success`, `application error`, `action developer error` or
+    /// `whisk internal error`.
+    pub status: &'static str,
+    /// What the call produced.
+    pub result: ActivationResult,
+    /// The guest's output lines.
+    pub logs: Vec<LogLine>,
+    /// Time spent waiting for an instance slot.
+    pub wait: Duration,
+    /// Time spent creating the instance.
+    pub init: Duration,
+}
+
+/// An activation's `response.result`.
+#[derive(Debug)]
+pub enum ActivationResult {
+    /// The action's own JSON result.
+    Value(Value),
+    /// A web call: the HTTP status it answered.
+    Status(u16),
+    /// A web call that failed before answering.
+    Error(String),
+}
+
+impl Activation {
+    /// OpenWhisk's activation record, encoded.
+    pub fn encode(&self) -> Vec<u8> {
+        let rec = &self.action.record;
+        let code = status_code(self.status);
+        let start = self.start_us / 1000;
+        let end = self.end_ms.max(start);
+        let doc = ActivationDoc {
+            activation_id: &self.id,
+            namespace: &rec.namespace,
+            name: &rec.name,
+            version: &rec.version,
+            subject: self.subject.as_deref().unwrap_or(&rec.namespace),
+            publish: false,
+            start,
+            end,
+            duration: end - start,
+            status_code: code,
+            response: ResponseDoc {
+                status: self.status,
+                status_code: code,
+                success: code == 0,
+                result: match &self.result {
+                    ActivationResult::Value(v) => ResultDoc::Value(v),
+                    ActivationResult::Status(s) => ResultDoc::Status { status_code: *s },
+                    ActivationResult::Error(e) => ResultDoc::Error { error: e },
+                },
+            },
+            logs: log_lines(end, &self.logs),
+            annotations: (
+                Annotation {
+                    key: "path",
+                    value: &self.action.path,
+                },
+                Annotation {
+                    key: "kind",
+                    value: "wasm",
+                },
+                Annotation {
+                    key: "limits",
+                    value: LimitsDoc {
+                        timeout: rec.limits.timeout,
+                        memory: rec.limits.memory,
+                        logs: 10,
+                        concurrency: 1,
+                    },
+                },
+                Annotation {
+                    key: "waitTime",
+                    value: self.wait.as_millis() as u64,
+                },
+                Annotation {
+                    key: "initTime",
+                    value: self.init.as_millis() as u64,
+                },
+            ),
+        };
+        serde_json::to_vec(&doc).unwrap_or_default()
+    }
+
+    /// The record as JSON.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.encode()).unwrap_or(Value::Null)
+    }
+
+    /// The record as the registry stores it.
+    fn stored(&self) -> StoredActivation {
+        StoredActivation {
+            namespace: self.action.record.namespace.clone(),
+            name: self.action.record.name.clone(),
+            activation_id: self.id.clone(),
+            start_us: self.start_us,
+            record: self.encode(),
+        }
+    }
+}
+
+/// OpenWhisk's activation record, serialized straight from borrowed fields.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivationDoc<'a> {
+    activation_id: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    version: &'a str,
+    subject: &'a str,
+    publish: bool,
+    start: u64,
+    end: u64,
+    duration: u64,
+    status_code: u8,
+    response: ResponseDoc<'a>,
+    logs: Vec<String>,
+    annotations: Annotations<'a>,
+}
+
+/// `path`, `kind`, `limits`, `waitTime`, `initTime` (a tuple serializes as a
+/// JSON array).
+type Annotations<'a> = (
+    Annotation<&'a str>,
+    Annotation<&'a str>,
+    Annotation<LimitsDoc>,
+    Annotation<u64>,
+    Annotation<u64>,
+);
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseDoc<'a> {
+    status: &'a str,
+    status_code: u8,
+    success: bool,
+    result: ResultDoc<'a>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ResultDoc<'a> {
+    Value(&'a Value),
+    Status {
+        #[serde(rename = "statusCode")]
+        status_code: u16,
+    },
+    Error {
+        error: &'a str,
+    },
+}
+
+#[derive(serde::Serialize)]
+struct Annotation<T> {
+    key: &'static str,
+    value: T,
+}
+
+#[derive(serde::Serialize)]
+struct LimitsDoc {
+    timeout: u64,
+    memory: u64,
+    logs: u64,
+    concurrency: u64,
 }
 
 /// A unique, increasing start time in microseconds for a new record.
@@ -269,7 +459,7 @@ pub fn status_code(status: &str) -> u8 {
 }
 
 /// Log lines in OpenWhisk's form: `<ISO time> stdout: <text>`.
-pub fn log_lines(at_ms: u64, lines: &[wisp_invoker::LogLine]) -> Vec<String> {
+pub fn log_lines(at_ms: u64, lines: &[LogLine]) -> Vec<String> {
     if lines.is_empty() {
         return Vec::new();
     }

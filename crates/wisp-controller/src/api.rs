@@ -13,10 +13,9 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wisp_invoker::{Body, InvokeError, InvokeLimits, Prepared, WebFacts, WebRequest, full_body};
-use wisp_registry::{
-    ActionRecord, ActivationQuery, KeyValue, Limits, StoredActivation, module_hash,
-};
+use wisp_registry::{ActionRecord, ActivationQuery, KeyValue, Limits, module_hash};
 
+use crate::activations::{Activation, ActivationResult};
 use crate::error::ApiError;
 use crate::keys::Caller;
 use crate::routes::{ActionOp, ActivationOp, DEFAULT_NAMESPACE, Route, route, valid_name};
@@ -683,8 +682,16 @@ async fn invoke(
         let id = activation_id.clone();
         let action = action.clone();
         tokio::spawn(async move {
-            match run_json(&ctl, &action, &prepared, &params, (&id, &subject, order)).await {
-                Ok((record, _, _)) => ctl.activations.record(record),
+            match run_json(
+                &ctl,
+                &action,
+                &prepared,
+                &params,
+                (id.clone(), subject, order),
+            )
+            .await
+            {
+                Ok(activation) => ctl.activations.record(activation),
                 Err(e) => {
                     tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
                 }
@@ -696,25 +703,24 @@ async fn invoke(
         ));
     }
 
-    let (stored, result, success) = run_json(
+    let activation = run_json(
         ctl,
         &action,
         &prepared,
         &params,
-        (&activation_id, &subject, order),
+        (activation_id.clone(), subject, order),
     )
     .await?;
-    let http_status = if success {
+    let http_status = if activation.status == "success" {
         StatusCode::OK
     } else {
         StatusCode::BAD_GATEWAY
     };
-    let mut response = if result_only {
-        json_response(http_status, &result)
-    } else {
-        json_bytes_response(http_status, stored.record.clone())
+    let mut response = match &activation.result {
+        ActivationResult::Value(result) if result_only => json_response(http_status, result),
+        _ => json_bytes_response(http_status, activation.encode()),
     };
-    ctl.activations.record(stored);
+    ctl.activations.record(activation);
     if let Ok(v) = HeaderValue::from_str(&activation_id) {
         response
             .headers_mut()
@@ -727,15 +733,14 @@ async fn invoke(
 /// (overload, internal faults) are errors; a failing action is a record.
 async fn run_json(
     ctl: &Controller,
-    action: &Deployed,
+    action: &Arc<Deployed>,
     prepared: &Prepared,
     params: &Value,
-    (activation_id, subject, order): (&str, &str, u64),
-) -> Result<(StoredActivation, Value, bool), ApiError> {
+    (id, subject, order): (String, String, u64),
+) -> Result<Activation, ApiError> {
     let waiting = Instant::now();
     let _permit = enter_action(action).await?;
     let action_wait = waiting.elapsed();
-    let start_wall = order / 1000;
     let start = Instant::now();
     let outcome = ctl
         .invoker
@@ -765,164 +770,18 @@ async fn run_json(
             Duration::ZERO,
         ),
     };
-    let end = start_wall + duration;
-    let record = activation_record(
-        action,
-        (activation_id, subject),
-        (start_wall, end),
-        status,
-        ResultDoc::Value(&result),
-        crate::activations::log_lines(end, &logs),
-        (action_wait + wait, init),
-    );
-    let success = status == "success";
-    Ok((
-        stored(action, activation_id, order, record),
-        result,
-        success,
-    ))
-}
-
-/// A record ready for the log; `order` (its start in microseconds) keeps its
-/// place among records of the same millisecond.
-fn stored(action: &Deployed, activation_id: &str, order: u64, record: Vec<u8>) -> StoredActivation {
-    StoredActivation {
-        namespace: action.record.namespace.clone(),
-        name: action.record.name.clone(),
-        activation_id: activation_id.to_string(),
+    Ok(Activation {
+        action: action.clone(),
+        id,
+        subject: Some(subject),
         start_us: order,
-        record,
-    }
-}
-
-/// OpenWhisk's activation record, serialized straight from borrowed fields: one
-/// allocation for the encoded record instead of a tree of JSON values.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ActivationDoc<'a> {
-    activation_id: &'a str,
-    namespace: &'a str,
-    name: &'a str,
-    version: &'a str,
-    subject: &'a str,
-    publish: bool,
-    start: u64,
-    end: u64,
-    duration: u64,
-    status_code: u8,
-    response: ResponseDoc<'a>,
-    logs: Vec<String>,
-    annotations: Annotations<'a>,
-}
-
-/// `path`, `kind`, `limits`, `waitTime`, `initTime` (a tuple serializes as a
-/// JSON array).
-type Annotations<'a> = (
-    Annotation<&'a str>,
-    Annotation<&'a str>,
-    Annotation<LimitsDoc>,
-    Annotation<u64>,
-    Annotation<u64>,
-);
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseDoc<'a> {
-    status: &'a str,
-    status_code: u8,
-    success: bool,
-    result: ResultDoc<'a>,
-}
-
-/// An activation's result: the action's own JSON, or what wisp knows of a web
-/// call, encoded without building a JSON tree.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum ResultDoc<'a> {
-    Value(&'a Value),
-    Status {
-        #[serde(rename = "statusCode")]
-        status_code: u16,
-    },
-    Error {
-        error: &'a str,
-    },
-}
-
-#[derive(serde::Serialize)]
-struct Annotation<T> {
-    key: &'static str,
-    value: T,
-}
-
-#[derive(serde::Serialize)]
-struct LimitsDoc {
-    timeout: u64,
-    memory: u64,
-    logs: u64,
-    concurrency: u64,
-}
-
-/// OpenWhisk's activation record, encoded.
-#[allow(clippy::too_many_arguments, reason = "one field each, all required")]
-fn activation_record(
-    action: &Deployed,
-    (activation_id, subject): (&str, &str),
-    (start, end): (u64, u64),
-    status: &str,
-    result: ResultDoc<'_>,
-    logs: Vec<String>,
-    (wait, init): (Duration, Duration),
-) -> Vec<u8> {
-    let rec = &action.record;
-    let code = crate::activations::status_code(status);
-    let doc = ActivationDoc {
-        activation_id,
-        namespace: &rec.namespace,
-        name: &rec.name,
-        version: &rec.version,
-        subject,
-        publish: false,
-        start,
-        end,
-        duration: end - start,
-        status_code: code,
-        response: ResponseDoc {
-            status,
-            status_code: code,
-            success: code == 0,
-            result,
-        },
+        end_ms: order / 1000 + duration,
+        status,
+        result: ActivationResult::Value(result),
         logs,
-        annotations: (
-            Annotation {
-                key: "path",
-                value: &action.path,
-            },
-            Annotation {
-                key: "kind",
-                value: "wasm",
-            },
-            Annotation {
-                key: "limits",
-                value: LimitsDoc {
-                    timeout: rec.limits.timeout,
-                    memory: rec.limits.memory,
-                    logs: 10,
-                    concurrency: 1,
-                },
-            },
-            Annotation {
-                key: "waitTime",
-                value: wait.as_millis() as u64,
-            },
-            Annotation {
-                key: "initTime",
-                value: init.as_millis() as u64,
-            },
-        ),
-    };
-    serde_json::to_vec(&doc).unwrap_or_default()
+        wait: action_wait + wait,
+        init,
+    })
 }
 
 /// The activation views: list (filters `name`, `limit`, `skip`, `since`, `upto`,
@@ -1058,7 +917,6 @@ async fn web(
         .collect();
     let (order, activation_id) = new_activation();
     let _permit = enter_action(&action).await?;
-    let start_wall = order / 1000;
     let outcome = ctl
         .invoker
         .invoke_web(
@@ -1082,36 +940,30 @@ async fn web(
     };
     if ctl.activations.enabled() {
         let end = wisp_registry::now_millis();
-        let (status, result_doc) = match &result {
+        let (status, result) = match &result {
             Ok(r) if r.status().is_server_error() => (
                 "application error",
-                ResultDoc::Status {
-                    status_code: r.status().as_u16(),
-                },
+                ActivationResult::Status(r.status().as_u16()),
             ),
-            Ok(r) => (
-                "success",
-                ResultDoc::Status {
-                    status_code: r.status().as_u16(),
-                },
-            ),
+            Ok(r) => ("success", ActivationResult::Status(r.status().as_u16())),
             Err(e) => (
                 "action developer error",
-                ResultDoc::Error { error: &e.message },
+                ActivationResult::Error(e.message.clone()),
             ),
         };
         // Web calls act for the action's owner.
-        let record = activation_record(
-            &action,
-            (&activation_id, &action.record.namespace),
-            (start_wall, end.max(start_wall)),
+        ctl.activations.record(Activation {
+            action: action.clone(),
+            id: activation_id.clone(),
+            subject: None,
+            start_us: order,
+            end_ms: end,
             status,
-            result_doc,
-            Vec::new(),
-            (Duration::ZERO, Duration::ZERO),
-        );
-        ctl.activations
-            .record(stored(&action, &activation_id, order, record));
+            result,
+            logs: Vec::new(),
+            wait: Duration::ZERO,
+            init: Duration::ZERO,
+        });
     }
     let mut response = result?;
     if let Ok(v) = HeaderValue::from_str(&activation_id) {

@@ -212,7 +212,7 @@ pub trait Registry: Send + Sync + 'static {
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 
     /// Stores a batch of activation records in one transaction.
-    fn put_activations(&self, batch: &[std::sync::Arc<StoredActivation>]) -> Result<()>;
+    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()>;
     /// One activation of a namespace.
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>>;
     /// Activations of a namespace, newest first, each with its start in

@@ -289,7 +289,7 @@ impl Registry for RedbRegistry {
             .map(|v| v.value().to_vec()))
     }
 
-    fn put_activations(&self, batch: &[std::sync::Arc<StoredActivation>]) -> Result<()> {
+    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -584,9 +584,9 @@ mod tests {
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
     }
 
-    fn act(ns: &str, name: &str, id: &str, start: u64) -> std::sync::Arc<StoredActivation> {
+    fn act(ns: &str, name: &str, id: &str, start: u64) -> StoredActivation {
         let id = format!("{:016x}{id:0>16}", start * 1000);
-        std::sync::Arc::new(StoredActivation {
+        StoredActivation {
             namespace: ns.into(),
             name: name.into(),
             activation_id: id.clone(),
@@ -595,7 +595,7 @@ mod tests {
                 &serde_json::json!({"name": name, "activationId": id, "start": start}),
             )
             .unwrap(),
-        })
+        }
     }
 
     #[test]
