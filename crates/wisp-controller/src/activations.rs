@@ -226,6 +226,8 @@ pub struct Activation {
     pub subject: Option<String>,
     /// Start in microseconds since the Unix epoch, unique and increasing.
     pub start_us: u64,
+    /// Whether the compiled code was in memory (annotation `warmth`).
+    pub warmth: wisp_invoker::Warmth,
     /// End in milliseconds since the Unix epoch.
     pub end_ms: u64,
     /// `success`, `application error`, `action developer error` or
@@ -307,6 +309,10 @@ impl Activation {
                     key: "initTime",
                     value: self.init.as_millis() as u64,
                 },
+                Annotation {
+                    key: "warmth",
+                    value: self.warmth.as_str(),
+                },
             ),
         };
         serde_json::to_vec(&doc).unwrap_or_default()
@@ -348,14 +354,15 @@ struct ActivationDoc<'a> {
     annotations: Annotations<'a>,
 }
 
-/// `path`, `kind`, `limits`, `waitTime`, `initTime` (a tuple serializes as a
-/// JSON array).
+/// `path`, `kind`, `limits`, `waitTime`, `initTime`, `warmth` (a tuple
+/// serializes as a JSON array).
 type Annotations<'a> = (
     Annotation<&'a str>,
     Annotation<&'a str>,
     Annotation<LimitsDoc>,
     Annotation<u64>,
     Annotation<u64>,
+    Annotation<&'a str>,
 );
 
 #[derive(serde::Serialize)]

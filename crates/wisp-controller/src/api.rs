@@ -12,7 +12,9 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wisp_invoker::{Body, InvokeError, InvokeLimits, Prepared, WebFacts, WebRequest, full_body};
+use wisp_invoker::{
+    Body, InvokeError, InvokeLimits, Prepared, Warmth, WebFacts, WebRequest, full_body,
+};
 use wisp_registry::{ActionRecord, ActivationQuery, KeyValue, Limits, module_hash};
 
 use crate::activations::{Activation, ActivationResult};
@@ -294,8 +296,14 @@ async fn action(
                     .map_err(ApiError::internal)??;
             match removed {
                 Some(rec) => {
-                    if let Ok(mut map) = ctl.actions.write() {
-                        map.remove(&format!("{ns}/{name}"));
+                    let gone = ctl
+                        .actions
+                        .write()
+                        .ok()
+                        .and_then(|mut map| map.remove(&format!("{ns}/{name}")));
+                    if let Some(reserved) = gone.and_then(|a| a.set_reservation(None)) {
+                        let invoker = ctl.invoker.clone();
+                        tokio::spawn(async move { invoker.release(reserved).await });
                     }
                     // Its files go with it.
                     let files = ctl.files_of(ns, name);
@@ -308,6 +316,13 @@ async fn action(
                 }
                 None => Err(not_found(ns, name)),
             }
+        }
+        ActionOp::Stats => {
+            let action = lookup(ctl, ns, name)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &crate::patterns::stats(ctl, &action),
+            ))
         }
         ActionOp::PutAssets => crate::assets::put_assets(ctl, req, ns, name).await,
         ActionOp::Put => put_action(ctl, req, ns, name).await,
@@ -549,7 +564,7 @@ async fn put_action(
     let registry = ctl.registry.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
     let stored = tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
-        let prepared = invoker
+        let (prepared, _) = invoker
             .prepare(&module)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let hash = prepared_hash.unwrap_or_else(|| module_hash(&module));
@@ -567,10 +582,13 @@ async fn put_action(
 }
 
 /// The compiled template of an action: from memory, else loaded (from the disk
-/// cache when possible) off the async threads.
-async fn prepared(ctl: &Arc<Controller>, rec: &ActionRecord) -> Result<Arc<Prepared>, ApiError> {
+/// cache when possible) off the async threads; with where it came from.
+async fn prepared(
+    ctl: &Arc<Controller>,
+    rec: &ActionRecord,
+) -> Result<(Arc<Prepared>, Warmth), ApiError> {
     if let Some(p) = ctl.invoker.cached(&rec.module_hash) {
-        return Ok(p);
+        return Ok((p, Warmth::Hot));
     }
     let ctl2 = ctl.clone();
     let hash = rec.module_hash.clone();
@@ -591,6 +609,7 @@ fn invoke_limits(action: &Deployed) -> InvokeLimits {
         timeout: Duration::from_millis(action.record.limits.timeout),
         memory_bytes: (action.record.limits.memory as usize) << 20,
         grants: action.grants.clone(),
+        reserved: action.reservation(),
     }
 }
 
@@ -674,7 +693,8 @@ async fn invoke(
         })?
     };
     let params = merge_params(rec, call)?;
-    let prepared = prepared(ctl, rec).await?;
+    let tracked = action.calls.start(crate::patterns::client_id(&subject));
+    let (prepared, warmth) = prepared(ctl, rec).await?;
     let (order, activation_id) = new_activation();
 
     if !blocking {
@@ -685,7 +705,7 @@ async fn invoke(
             match run_json(
                 &ctl,
                 &action,
-                &prepared,
+                (&prepared, warmth, tracked),
                 &params,
                 (id.clone(), subject, order),
             )
@@ -706,7 +726,7 @@ async fn invoke(
     let activation = run_json(
         ctl,
         &action,
-        &prepared,
+        (&prepared, warmth, tracked),
         &params,
         (activation_id.clone(), subject, order),
     )
@@ -734,7 +754,7 @@ async fn invoke(
 async fn run_json(
     ctl: &Controller,
     action: &Arc<Deployed>,
-    prepared: &Prepared,
+    (prepared, warmth, tracked): (&Prepared, Warmth, crate::patterns::tracker::Call),
     params: &Value,
     (id, subject, order): (String, String, u64),
 ) -> Result<Activation, ApiError> {
@@ -770,10 +790,12 @@ async fn run_json(
             Duration::ZERO,
         ),
     };
+    tracked.end(warmth, status == "success");
     Ok(Activation {
         action: action.clone(),
         id,
         subject: Some(subject),
+        warmth,
         start_us: order,
         end_ms: order / 1000 + duration,
         status,
@@ -881,7 +903,21 @@ async fn web(
         // As OpenWhisk does: an action not exported to the web does not exist there.
         return Err(not_found(ns, name));
     }
-    check_web_auth(ctl, &req, &action)?;
+    let caller = check_web_auth(ctl, &req, &action)?;
+    // Who called: the key when one was presented, else the client's own
+    // `X-Client-Id`, else its address.
+    let client = match caller {
+        Some(key_id) => crate::patterns::client_id(&key_id),
+        None => match req
+            .headers()
+            .get("x-client-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(id) => crate::patterns::client_id(id),
+            None => crate::patterns::client_id(&peer.ip().to_string()),
+        },
+    };
+    let tracked = action.calls.start(client);
     if declared_length(&req).is_some_and(|n| n > ctl.config.max_body_bytes) {
         return Err(ApiError::too_large(ctl.config.max_body_bytes));
     }
@@ -891,7 +927,7 @@ async fn web(
     } else {
         read_body(body, ctl.config.max_body_bytes).await?
     };
-    let prepared = prepared(ctl, rec).await?;
+    let (prepared, warmth) = prepared(ctl, rec).await?;
     let (server_name, server_port) = host_and_port(&parts.headers);
     let facts = WebFacts {
         method: parts.method.to_string(),
@@ -938,6 +974,10 @@ async fn web(
         Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
         Err(e) => Err(ApiError::action_failed(e.to_string())),
     };
+    tracked.end(
+        warmth,
+        result.as_ref().is_ok_and(|r| !r.status().is_server_error()),
+    );
     if ctl.activations.enabled() {
         let end = wisp_registry::now_millis();
         let (status, result) = match &result {
@@ -956,6 +996,7 @@ async fn web(
             action: action.clone(),
             id: activation_id.clone(),
             subject: None,
+            warmth,
             start_us: order,
             end_ms: end,
             status,
@@ -979,13 +1020,13 @@ fn check_web_auth(
     ctl: &Controller,
     req: &Request<Incoming>,
     action: &Deployed,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     match &action.web_auth {
-        crate::WebAuth::None => Ok(()),
+        crate::WebAuth::None => Ok(None),
         crate::WebAuth::Key => {
             let caller = authenticate(ctl, req)?;
             if caller.namespace == action.record.namespace {
-                Ok(())
+                Ok(Some(caller.key_id))
             } else {
                 Err(ApiError::forbidden(
                     "this web action needs a key of its own namespace",
@@ -1000,7 +1041,7 @@ fn check_web_auth(
                 .unwrap_or_default();
             let same = crate::keys::constant_time_eq(given, secret.as_bytes());
             if same {
-                Ok(())
+                Ok(None)
             } else {
                 Err(ApiError::unauthorized(
                     "this web action needs the right X-Require-Whisk-Auth header",

@@ -6,7 +6,9 @@
 //! [`Registry`](wisp_registry::Registry).
 //!
 //! Request path: hyper connection → [`routes::route`] → handler in [`api`] →
-//! registry (metadata) → invoker (fresh instance) → response.
+//! registry (metadata) → invoker (fresh instance) → response. Every call is
+//! also noted in its action's [`patterns::CallLog`]; the [`patterns`] keeper
+//! classifies the traffic and applies the memory and reservation policy.
 
 pub mod activations;
 mod admin;
@@ -15,6 +17,7 @@ mod assets;
 pub mod auth;
 pub mod error;
 pub mod keys;
+pub mod patterns;
 pub mod routes;
 
 use std::collections::HashMap;
@@ -25,7 +28,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use wisp_invoker::gate::Gate;
+use wisp_invoker::gate::{Gate, Reservation};
 use wisp_invoker::{Grants, Invoker};
 use wisp_registry::{ActionRecord, Limits, Registry};
 
@@ -62,6 +65,11 @@ pub struct ControllerConfig {
     pub activation_log: bool,
     /// How many activation records are kept, and for how long.
     pub retention: activations::Retention,
+    /// Bytes of compiled code kept in memory; beyond, the policy evicts
+    /// templates (their code stays on disk): 64 MiB.
+    pub hot_budget: usize,
+    /// The window access patterns are classified over: 60 s.
+    pub pattern_window: Duration,
 }
 
 impl ControllerConfig {
@@ -80,6 +88,8 @@ impl ControllerConfig {
             max_queue: 1024,
             activation_log: true,
             retention: activations::Retention::default(),
+            hot_budget: 64 << 20,
+            pattern_window: Duration::from_secs(60),
         }
     }
 }
@@ -100,6 +110,33 @@ pub struct Deployed {
     pub web_auth: WebAuth,
     /// `namespace/name`, as activation records show it.
     pub path: String,
+    /// Its calls, for the access-pattern tracker (kept across updates).
+    pub calls: Arc<patterns::CallLog>,
+    /// Instance slots the policy set aside for it.
+    reserved: RwLock<Option<Arc<Reservation>>>,
+}
+
+impl Deployed {
+    /// The slots set aside for it, if any.
+    pub fn reservation(&self) -> Option<Arc<Reservation>> {
+        self.reserved.read().ok()?.clone()
+    }
+
+    /// How many slots are set aside for it.
+    pub fn reserved_slots(&self) -> usize {
+        self.reservation().map_or(0, |r| r.size())
+    }
+
+    /// Replaces its reservation; returns the old one, to be released.
+    pub(crate) fn set_reservation(
+        &self,
+        new: Option<Arc<Reservation>>,
+    ) -> Option<Arc<Reservation>> {
+        self.reserved
+            .write()
+            .map(|mut r| std::mem::replace(&mut *r, new))
+            .unwrap_or_default()
+    }
 }
 
 /// The `require-whisk-auth` annotation of a web action.
@@ -149,6 +186,8 @@ pub struct Controller {
     activations: Arc<activations::ActivationLog>,
     /// The keys the API accepts.
     keys: keys::KeyRing,
+    /// What stays in memory and what gets reserved.
+    policy: Box<dyn patterns::KeepPolicy>,
 }
 
 impl Controller {
@@ -172,6 +211,7 @@ impl Controller {
             actions: RwLock::new(HashMap::new()),
             activations,
             keys,
+            policy: Box::new(patterns::PatternPolicy),
         };
         for rec in ctl.registry.all_actions()? {
             ctl.publish(rec);
@@ -180,12 +220,14 @@ impl Controller {
     }
 
     /// Applies activation retention, then starts the background work (the
-    /// activation writer); call once, inside the runtime, before serving.
-    pub async fn start(&self) {
+    /// activation writer, the access-pattern keeper); call once, inside the
+    /// runtime, before serving.
+    pub async fn start(self: &Arc<Self>) {
         if self.activations.enabled() {
             self.activations.prune().await;
         }
         self.activations.spawn_writer();
+        patterns::spawn_keeper(self);
     }
 
     /// Writes everything pending; call after [`serve`] returns.
@@ -216,6 +258,12 @@ impl Controller {
             )
         });
         let key = format!("{}/{}", record.namespace, record.name);
+        let mut map = match self.actions.write() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // An update keeps the action's call history and reservation.
+        let previous = map.get(&key);
         let deployed = Arc::new(Deployed {
             path: key.clone(),
             web_export: annotation_true(&record, "web-export"),
@@ -223,10 +271,10 @@ impl Controller {
             record,
             grants,
             gate,
+            calls: previous.map(|p| p.calls.clone()).unwrap_or_default(),
+            reserved: RwLock::new(previous.and_then(|p| p.set_reservation(None))),
         });
-        if let Ok(mut map) = self.actions.write() {
-            map.insert(key, deployed.clone());
-        }
+        map.insert(key, deployed.clone());
         deployed
     }
 }

@@ -96,6 +96,8 @@ pub enum ActionOp {
     Invoke,
     /// Replace its read-only assets (`PUT .../actions/{name}/assets`, a tar body).
     PutAssets,
+    /// Its access pattern and call figures (`GET .../actions/{name}/stats`).
+    Stats,
 }
 
 /// Whether `s` is a valid namespace, package or action name: letters, digits and
@@ -187,6 +189,17 @@ pub fn route(method: &Method, path: &str) -> Route {
                     op,
                 },
             )
+        }
+        ["namespaces", ns, "actions", name, "stats"] => {
+            if method == Method::GET {
+                Route::Action {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    op: ActionOp::Stats,
+                }
+            } else {
+                Route::MethodNotAllowed
+            }
         }
         ["namespaces", ns, "actions", name, "assets"] => {
             if method == Method::PUT {
@@ -305,6 +318,17 @@ mod tests {
                 name: "hello".into(),
                 op: ActionOp::Put
             }
+        );
+        assert!(matches!(
+            route(&Method::GET, "/api/v1/namespaces/_/actions/hello/stats"),
+            Route::Action {
+                op: ActionOp::Stats,
+                ..
+            }
+        ));
+        assert_eq!(
+            route(&Method::POST, "/api/v1/namespaces/_/actions/hello/stats"),
+            Route::MethodNotAllowed
         );
         assert!(matches!(
             route(&Method::POST, "/api/v1/namespaces/guest/actions/hello"),

@@ -149,6 +149,30 @@ pub struct InvokeLimits {
     pub memory_bytes: usize,
     /// Directories and hosts the action may reach.
     pub grants: Grants,
+    /// Instance slots set aside for this action, tried before the shared pool.
+    pub reserved: Option<Arc<gate::Reservation>>,
+}
+
+/// Where a call's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warmth {
+    /// Compiled code and template were in memory.
+    Hot,
+    /// Loaded from the disk cache (a cold start without compiling).
+    Disk,
+    /// Compiled from the WebAssembly binary.
+    Compiled,
+}
+
+impl Warmth {
+    /// `hot`, `cold-disk` or `cold-compiled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Warmth::Hot => "hot",
+            Warmth::Disk => "cold-disk",
+            Warmth::Compiled => "cold-compiled",
+        }
+    }
 }
 
 /// A web request as the invoker sees it: the body is already read.
@@ -196,6 +220,8 @@ pub struct Prepared {
     pub shape: Shape,
     /// SHA-256 of the binary.
     pub hash: String,
+    /// Bytes of compiled code it holds in memory (its artifact's size).
+    pub code_bytes: usize,
     template: Template,
     /// Whether its last call ran longer than [`demote::DEMOTE_AFTER`]: its next
     /// call starts on the long-running pool.
@@ -261,6 +287,7 @@ pub struct Invoker {
     disk: DiskCache,
     memory: Mutex<HashMap<String, Arc<Prepared>>>,
     slots: gate::Gate,
+    capacity: usize,
     caps: Caps,
     long_running: demote::LongRunningPool,
     _ticker: engine::EpochTicker,
@@ -290,6 +317,7 @@ impl Invoker {
             command_imports,
             disk,
             memory: Mutex::new(HashMap::new()),
+            capacity: config.engine.max_instances.max(1) as usize,
             slots: gate::Gate::new(
                 config.engine.max_instances.max(1) as usize,
                 config.max_queue,
@@ -305,6 +333,11 @@ impl Invoker {
         })
     }
 
+    /// Instances that can run at once (the pool's size).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// The engine all functions run on.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -316,54 +349,86 @@ impl Invoker {
     }
 
     /// Validates, compiles and links `bytes`, caching the result in memory and on
-    /// disk. A binary whose compiled code is already on disk is loaded, not
-    /// recompiled. CPU-heavy: call it from a blocking context.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<Arc<Prepared>, DeployError> {
+    /// disk, and says where it came from. A binary whose compiled code is already
+    /// on disk is loaded, not recompiled. CPU-heavy: call it from a blocking
+    /// context.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<(Arc<Prepared>, Warmth), DeployError> {
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         if let Ok(mem) = self.memory.lock()
             && let Some(p) = mem.get(&hash)
         {
-            return Ok(p.clone());
+            return Ok((p.clone(), Warmth::Hot));
         }
         let shape = detect_shape(bytes)?;
-        let template = match shape {
+        let (template, (code_bytes, warmth)) = match shape {
             Shape::Command => {
-                let module =
+                let (module, origin) =
                     self.load_or_compile(&hash, bytes, |e, b| wasmtime::Module::new(e, b))?;
-                Template::Command(command::prepare(
-                    &self.command_linker,
-                    &self.command_imports,
-                    &module,
-                )?)
+                let pre = command::prepare(&self.command_linker, &self.command_imports, &module)?;
+                (Template::Command(pre), origin)
             }
             Shape::Http => {
-                let component = self.load_or_compile(&hash, bytes, |e, b| {
+                let (component, origin) = self.load_or_compile(&hash, bytes, |e, b| {
                     wasmtime::component::Component::new(e, b)
                 })?;
-                Template::Http(http_component::prepare(&self.http_linker, &component)?)
+                let pre = http_component::prepare(&self.http_linker, &component)?;
+                (Template::Http(pre), origin)
             }
         };
         let prepared = Arc::new(Prepared {
             shape,
             hash: hash.clone(),
+            code_bytes,
             template,
             runs_long: Arc::default(),
         });
         if let Ok(mut mem) = self.memory.lock() {
             mem.insert(hash, prepared.clone());
         }
-        Ok(prepared)
+        Ok((prepared, warmth))
     }
 
+    /// Drops a template from memory; its compiled code stays on disk, so the
+    /// next call loads it (a cold start) instead of recompiling. Calls in flight
+    /// keep their own reference. Returns whether it was in memory.
+    pub fn evict(&self, hash: &str) -> bool {
+        self.memory
+            .lock()
+            .map(|mut m| m.remove(hash).is_some())
+            .unwrap_or(false)
+    }
+
+    /// Every template in memory: its hash and the bytes of compiled code it holds.
+    pub fn hot(&self) -> Vec<(String, usize)> {
+        self.memory
+            .lock()
+            .map(|m| m.values().map(|p| (p.hash.clone(), p.code_bytes)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Takes up to `n` free instance slots out of the shared pool for one
+    /// action (see [`gate::Reservation`]).
+    pub fn reserve(&self, n: usize) -> Arc<gate::Reservation> {
+        Arc::new(self.slots.reserve(n))
+    }
+
+    /// Returns a reservation's slots to the shared pool once its calls end.
+    pub async fn release(&self, reservation: Arc<gate::Reservation>) {
+        self.slots.release(reservation).await;
+    }
+
+    /// Loads the artifact from the disk cache, or compiles (and stores) it;
+    /// returns it with its size and where it came from.
     fn load_or_compile<T: Artifact>(
         &self,
         hash: &str,
         bytes: &[u8],
         compile: impl Fn(&Engine, &[u8]) -> wasmtime::Result<T>,
-    ) -> Result<T, DeployError> {
-        if self.disk.contains(hash) {
-            match T::load(&self.engine, &self.disk.path(hash)) {
-                Ok(a) => return Ok(a),
+    ) -> Result<(T, (usize, Warmth)), DeployError> {
+        let path = self.disk.path(hash);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            match T::load(&self.engine, &path) {
+                Ok(a) => return Ok((a, (meta.len() as usize, Warmth::Disk))),
                 Err(e) => {
                     tracing::warn!(%hash, "discarding unusable cached artifact: {e:#}");
                     self.disk.remove(hash);
@@ -372,15 +437,17 @@ impl Invoker {
         }
         let artifact = compile(&self.engine, bytes)
             .map_err(|e| DeployError::Invalid(format!("invalid WebAssembly: {e:#}")))?;
+        let mut size = bytes.len();
         match artifact.serialize() {
             Ok(native) => {
+                size = native.len();
                 if let Err(e) = self.disk.store(hash, &native) {
                     tracing::warn!(%hash, "could not write compiled code to disk: {e}");
                 }
             }
             Err(e) => tracing::warn!(%hash, "could not serialize compiled code: {e:#}"),
         }
-        Ok(artifact)
+        Ok((artifact, (size, Warmth::Compiled)))
     }
 
     fn placement(&self, prepared: &Prepared) -> demote::Placement {
@@ -390,7 +457,13 @@ impl Invoker {
         }
     }
 
-    async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, InvokeError> {
+    async fn acquire_slot(
+        &self,
+        limits: &InvokeLimits,
+    ) -> Result<OwnedSemaphorePermit, InvokeError> {
+        if let Some(permit) = limits.reserved.as_ref().and_then(|r| r.try_enter()) {
+            return Ok(permit);
+        }
         self.slots
             .enter()
             .await
@@ -404,7 +477,7 @@ impl Invoker {
         request: WebRequest,
         limits: InvokeLimits,
     ) -> Result<http::Response<Body>, InvokeError> {
-        let permit = self.acquire_slot().await?;
+        let permit = self.acquire_slot(&limits).await?;
         match &prepared.template {
             Template::Http(pre) => {
                 http_component::invoke(
@@ -455,7 +528,7 @@ impl Invoker {
         limits: InvokeLimits,
     ) -> Result<JsonOutcome, InvokeError> {
         let waiting = std::time::Instant::now();
-        let permit = self.acquire_slot().await?;
+        let permit = self.acquire_slot(&limits).await?;
         let wait = waiting.elapsed();
         let input = Bytes::from(
             serde_json::to_vec(params)

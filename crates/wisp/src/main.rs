@@ -31,6 +31,10 @@ enum Command {
     Rm(commands::rm::RmCommand),
     /// Manage namespaces and their API keys (with the server's own key).
     Namespace(commands::namespace::NamespaceCommand),
+    /// Show an action's access pattern, call counts and latency percentiles.
+    Stats(commands::stats::StatsCommand),
+    /// Drive an HTTP URL with an access pattern (SCMA, MCSA, MCMA) and report latencies.
+    Load(commands::load::LoadCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Get(c) => c.execute(),
         Command::Rm(c) => c.execute(),
         Command::Namespace(c) => c.execute(),
+        Command::Stats(c) => c.execute(),
+        Command::Load(c) => c.execute(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,8 @@ pub mod deploy;
 pub mod get;
 pub mod invoke;
 pub mod list;
+pub mod load;
 pub mod namespace;
 pub mod rm;
 pub mod serve;
+pub mod stats;

@@ -71,6 +71,15 @@ pub struct ServeCommand {
     /// Oldest activation record kept, in hours. Default 168 (7 days).
     #[arg(long, default_value_t = 168)]
     activation_retention_hours: u64,
+    /// Compiled code kept in memory, in MiB; beyond, the access-pattern policy
+    /// evicts templates (idle ones first; their code stays on disk, so a later
+    /// call loads it instead of recompiling). Default 64.
+    #[arg(long, default_value_t = 64)]
+    hot_budget_mb: usize,
+    /// The window, in seconds, over which each action's access pattern (idle,
+    /// SCMA, MCSA, MCMA) is classified. Default 60.
+    #[arg(long, default_value_t = 60)]
+    pattern_window: u64,
     /// Worker threads serving requests. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -125,6 +134,8 @@ impl ServeCommand {
         config.files_dir = self.data_dir.join("files");
         config.queue_timeout = Duration::from_millis(self.queue_timeout);
         config.max_queue = self.max_queue;
+        config.hot_budget = self.hot_budget_mb << 20;
+        config.pattern_window = Duration::from_secs(self.pattern_window.max(1));
         config.activation_log = !self.no_activation_log;
         config.retention = wisp_controller::activations::Retention {
             max_count: self.activation_retention_count,
