@@ -6,25 +6,15 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
 
+/// Runs the CLI; it must succeed.
 fn wisp(s: &Server, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wisp"))
-        .args(args)
-        .env("WISP_SERVER", &s.url)
-        .env("WISP_API_KEY", KEY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "wisp {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, stdout, stderr) = cli(s, args);
+    assert!(ok, "wisp {args:?} failed: {stdout}{stderr}");
     stdout
 }
 
