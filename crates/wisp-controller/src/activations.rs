@@ -47,10 +47,11 @@ pub struct ActivationLog {
     registry: Arc<dyn Registry>,
     enabled: bool,
     retention: Retention,
-    /// Records not yet written, in order: recording one is a push under a lock.
-    pending: Mutex<Vec<Arc<Activation>>>,
+    /// Records not yet written, in order: recording one is a move into this
+    /// vector under a lock, with no allocation of its own.
+    pending: Mutex<Vec<Activation>>,
     /// The batch being written now, still readable until the write completes.
-    in_flight: Mutex<Vec<Arc<Activation>>>,
+    in_flight: Mutex<Arc<Vec<Activation>>>,
 }
 
 impl ActivationLog {
@@ -61,7 +62,7 @@ impl ActivationLog {
             enabled,
             retention,
             pending: Mutex::new(Vec::new()),
-            in_flight: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(Arc::default()),
         }
     }
 
@@ -76,24 +77,24 @@ impl ActivationLog {
             return;
         }
         if let Ok(mut p) = self.pending.lock() {
-            p.push(Arc::new(activation));
+            p.push(activation);
         }
     }
 
-    /// Records not yet written (pending and in flight).
-    fn unwritten(&self) -> Vec<Arc<Activation>> {
-        let mut all = Vec::new();
-        for list in [&self.in_flight, &self.pending] {
-            if let Ok(l) = list.lock() {
-                all.extend(l.iter().cloned());
-            }
+    /// Unwritten records (in flight, then pending) that `keep` selects, copied
+    /// out so they are encoded outside the locks.
+    fn unwritten(&self, keep: impl Fn(&Activation) -> bool) -> Vec<Activation> {
+        let in_flight = self.in_flight.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut found: Vec<Activation> = in_flight.iter().filter(|a| keep(a)).cloned().collect();
+        if let Ok(p) = self.pending.lock() {
+            found.extend(p.iter().filter(|a| keep(a)).cloned());
         }
-        all
+        found
     }
 
     /// One record of a namespace.
     pub fn get(&self, namespace: &str, id: &str) -> wisp_registry::Result<Option<Value>> {
-        if let Some(a) = self.unwritten().into_iter().find(|a| a.id == id) {
+        if let Some(a) = self.unwritten(|a| a.id.as_str() == id).first() {
             return Ok((a.action.record.namespace == namespace).then(|| a.to_value()));
         }
         self.registry.get_activation(namespace, id)
@@ -108,16 +109,12 @@ impl ActivationLog {
         };
         let mut records: Vec<(u64, String, Value)> = Vec::new();
         {
-            for a in self
-                .unwritten()
-                .iter()
-                .filter(|a| a.action.record.namespace == namespace)
-            {
+            for a in self.unwritten(|a| a.action.record.namespace == namespace) {
                 let name_ok = q.name.as_deref().is_none_or(|n| a.action.record.name == n);
                 let ms = a.start_us / 1000;
                 let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
                 if name_ok && time_ok {
-                    records.push((a.start_us, a.id.clone(), a.to_value()));
+                    records.push((a.start_us, a.id.as_str().to_string(), a.to_value()));
                 }
             }
         }
@@ -149,7 +146,9 @@ impl ActivationLog {
             if p.is_empty() {
                 return;
             }
-            *f = std::mem::take(&mut *p);
+            // The next interval likely sees as many calls: no regrowing.
+            let capacity = p.len();
+            *f = Arc::new(std::mem::replace(&mut *p, Vec::with_capacity(capacity)));
             f.clone()
         };
         let log = self.clone();
@@ -161,18 +160,21 @@ impl ActivationLog {
         .await;
         let clear_in_flight = || {
             if let Ok(mut f) = self.in_flight.lock() {
-                f.clear();
+                *f = Arc::default();
             }
         };
         match written {
             Ok((Ok(()), _)) => clear_in_flight(),
             Ok((Err(e), batch)) => {
                 tracing::error!("could not write {} activation records: {e}", batch.len());
-                if let Ok(mut p) = self.pending.lock() {
-                    let newer = std::mem::replace(&mut *p, batch);
-                    p.extend(newer);
+                // Back in front of the newer ones, under the pending lock so a
+                // reader never misses them.
+                if let (Ok(mut p), Ok(mut f)) = (self.pending.lock(), self.in_flight.lock()) {
+                    *f = Arc::default();
+                    let mut again = Arc::unwrap_or_clone(batch);
+                    again.append(&mut p);
+                    *p = again;
                 }
-                clear_in_flight();
             }
             Err(e) => tracing::error!("activation writer failed: {e}"),
         }
@@ -213,14 +215,43 @@ impl ActivationLog {
     }
 }
 
+/// An activation id: 32 lowercase hex digits, the first 16 its start in
+/// microseconds. Kept inline, so recording a call allocates nothing for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivationId([u8; 32]);
+
+impl ActivationId {
+    /// The id of a call that started at `start_us`, made unique by `salt`.
+    pub fn new(start_us: u64, salt: u64) -> Self {
+        let mut digits = [0u8; 32];
+        let hex = b"0123456789abcdef";
+        for (i, d) in digits.iter_mut().enumerate() {
+            let word = if i < 16 { start_us } else { salt };
+            *d = hex[((word >> (60 - 4 * (i % 16))) & 0xF) as usize];
+        }
+        ActivationId(digits)
+    }
+
+    /// The 32 hex digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ActivationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One invocation as the invocation path records it: the facts only, encoded
 /// into OpenWhisk's document by [`Activation::encode`] when it is written or read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Activation {
     /// The action that ran (namespace, name, version, path, limits).
     pub action: Arc<Deployed>,
-    /// 32 lowercase hex digits, beginning with `start_us`.
-    pub id: String,
+    /// Its id, beginning with `start_us`.
+    pub id: ActivationId,
     /// The key that invoked it; `None` for web calls, which act for the
     /// action's owner.
     pub subject: Option<String>,
@@ -244,7 +275,7 @@ pub struct Activation {
 }
 
 /// An activation's `response.result`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ActivationResult {
     /// The action's own JSON result.
     Value(Value),
@@ -262,7 +293,7 @@ impl Activation {
         let start = self.start_us / 1000;
         let end = self.end_ms.max(start);
         let doc = ActivationDoc {
-            activation_id: &self.id,
+            activation_id: self.id.as_str(),
             namespace: &rec.namespace,
             name: &rec.name,
             version: &rec.version,
@@ -328,7 +359,7 @@ impl Activation {
         StoredActivation {
             namespace: self.action.record.namespace.clone(),
             name: self.action.record.name.clone(),
-            activation_id: self.id.clone(),
+            activation_id: self.id.as_str().to_string(),
             start_us: self.start_us,
             record: self.encode(),
         }
@@ -480,6 +511,13 @@ pub fn log_lines(at_ms: u64, lines: &[LogLine]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_start_then_salt_in_hex() {
+        let id = ActivationId::new(0x0006_4a5b_1c2d_3e4f, 0xdead_beef_0000_0001);
+        assert_eq!(id.as_str(), "00064a5b1c2d3e4fdeadbeef00000001");
+        assert_eq!(id.to_string().len(), 32);
+    }
 
     #[test]
     fn iso_times() {

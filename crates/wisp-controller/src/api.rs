@@ -17,7 +17,7 @@ use wisp_invoker::{
 };
 use wisp_registry::{ActionRecord, ActivationQuery, KeyValue, Limits, module_hash};
 
-use crate::activations::{Activation, ActivationResult};
+use crate::activations::{Activation, ActivationId, ActivationResult};
 use crate::error::ApiError;
 use crate::keys::Caller;
 use crate::routes::{ActionOp, ActivationOp, DEFAULT_NAMESPACE, Route, route, valid_name};
@@ -650,7 +650,7 @@ fn merge_params(rec: &ActionRecord, call: Value) -> Result<Value, ApiError> {
 /// id, which begins with that start so the record can be found from the id
 /// alone. Ids must be unique, not secret: a per-thread SplitMix64 generator
 /// seeded once from the OS avoids a system call per request.
-fn new_activation() -> (u64, String) {
+fn new_activation() -> (u64, ActivationId) {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
@@ -670,7 +670,7 @@ fn new_activation() -> (u64, String) {
         })
     };
     let order = crate::activations::next_order();
-    (order, format!("{order:016x}{:016x}", next()))
+    (order, ActivationId::new(order, next()))
 }
 
 async fn invoke(
@@ -699,7 +699,7 @@ async fn invoke(
 
     if !blocking {
         let ctl = ctl.clone();
-        let id = activation_id.clone();
+        let id = activation_id;
         let action = action.clone();
         tokio::spawn(async move {
             match run_json(
@@ -707,7 +707,7 @@ async fn invoke(
                 &action,
                 (&prepared, warmth, tracked),
                 &params,
-                (id.clone(), subject, order),
+                (id, subject, order),
             )
             .await
             {
@@ -719,7 +719,7 @@ async fn invoke(
         });
         return Ok(json_response(
             StatusCode::ACCEPTED,
-            &json!({"activationId": activation_id}),
+            &json!({"activationId": activation_id.as_str()}),
         ));
     }
 
@@ -728,7 +728,7 @@ async fn invoke(
         &action,
         (&prepared, warmth, tracked),
         &params,
-        (activation_id.clone(), subject, order),
+        (activation_id, subject, order),
     )
     .await?;
     let http_status = if activation.status == "success" {
@@ -741,7 +741,7 @@ async fn invoke(
         _ => json_bytes_response(http_status, activation.encode()),
     };
     ctl.activations.record(activation);
-    if let Ok(v) = HeaderValue::from_str(&activation_id) {
+    if let Ok(v) = HeaderValue::from_str(activation_id.as_str()) {
         response
             .headers_mut()
             .insert("x-openwhisk-activation-id", v);
@@ -756,7 +756,7 @@ async fn run_json(
     action: &Arc<Deployed>,
     (prepared, warmth, tracked): (&Prepared, Warmth, crate::patterns::tracker::Call),
     params: &Value,
-    (id, subject, order): (String, String, u64),
+    (id, subject, order): (ActivationId, String, u64),
 ) -> Result<Activation, ApiError> {
     let waiting = Instant::now();
     let _permit = enter_action(action).await?;
@@ -994,7 +994,7 @@ async fn web(
         // Web calls act for the action's owner.
         ctl.activations.record(Activation {
             action: action.clone(),
-            id: activation_id.clone(),
+            id: activation_id,
             subject: None,
             warmth,
             start_us: order,
@@ -1007,7 +1007,7 @@ async fn web(
         });
     }
     let mut response = result?;
-    if let Ok(v) = HeaderValue::from_str(&activation_id) {
+    if let Ok(v) = HeaderValue::from_str(activation_id.as_str()) {
         response
             .headers_mut()
             .insert("x-openwhisk-activation-id", v);
