@@ -305,6 +305,7 @@ async fn action(
                         let invoker = ctl.invoker.clone();
                         tokio::spawn(async move { invoker.release(reserved).await });
                     }
+                    ctl.release_module(&rec.module_hash);
                     // Its files go with it.
                     let files = ctl.files_of(ns, name);
                     if files.exists()
@@ -577,7 +578,14 @@ async fn put_action(
     .await
     .map_err(ApiError::internal)??;
     let json = action_json(&stored, None);
+    let replaced = existing
+        .as_ref()
+        .map(|e| e.module_hash.clone())
+        .filter(|old| *old != stored.module_hash);
     ctl.publish(stored);
+    if let Some(old) = replaced {
+        ctl.release_module(&old);
+    }
     Ok(json_response(StatusCode::OK, &json))
 }
 

@@ -216,7 +216,28 @@ impl Controller {
         for rec in ctl.registry.all_actions()? {
             ctl.publish(rec);
         }
+        let removed = ctl.invoker.retain_compiled(|hash| ctl.module_in_use(hash));
+        if removed > 0 {
+            tracing::info!("removed {removed} compiled artifacts no action uses");
+        }
         Ok(ctl)
+    }
+
+    /// Whether any deployed action runs the module with this hash.
+    pub(crate) fn module_in_use(&self, hash: &str) -> bool {
+        self.actions
+            .read()
+            .map(|m| m.values().any(|a| a.record.module_hash == hash))
+            .unwrap_or(true)
+    }
+
+    /// Drops the compiled code of a module once no action runs it. A deploy of
+    /// the same module racing this only costs that deploy's next cold start a
+    /// recompile.
+    pub(crate) fn release_module(&self, hash: &str) {
+        if !self.module_in_use(hash) {
+            self.invoker.forget(hash);
+        }
     }
 
     /// Applies activation retention, then starts the background work (the

@@ -48,8 +48,48 @@ impl DiskCache {
         Ok(())
     }
 
-    /// Removes an artifact that failed to load, so it is rebuilt next time.
+    /// Removes an artifact (one that failed to load, or whose module is gone).
     pub fn remove(&self, hash: &str) {
         let _ = std::fs::remove_file(self.path(hash));
+    }
+
+    /// Removes every artifact whose module hash `keep` rejects, and leftovers of
+    /// interrupted writes; returns how many files went.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let artifact = path.extension().is_some_and(|e| e == "cwasm");
+            if (!artifact || !keep(stem)) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retain_keeps_only_what_is_used() {
+        let root = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = DiskCache::open(root.path(), &engine).unwrap();
+        cache.store("aa", b"one").unwrap();
+        cache.store("bb", b"two").unwrap();
+        std::fs::write(cache.dir.join(".tmpXYZ"), b"half").unwrap();
+        assert_eq!(cache.retain(|h| h == "aa"), 2);
+        assert!(cache.contains("aa"));
+        assert!(!cache.contains("bb"));
+        assert_eq!(std::fs::read_dir(&cache.dir).unwrap().count(), 1);
     }
 }

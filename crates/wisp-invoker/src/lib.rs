@@ -398,6 +398,19 @@ impl Invoker {
             .unwrap_or(false)
     }
 
+    /// Forgets a module no action uses any more: its template and its compiled
+    /// code on disk.
+    pub fn forget(&self, hash: &str) {
+        self.evict(hash);
+        self.disk.remove(hash);
+    }
+
+    /// Removes compiled code on disk of modules `used` rejects (left by a crash
+    /// between a registry change and the cleanup). Returns how many went.
+    pub fn retain_compiled(&self, used: impl Fn(&str) -> bool) -> usize {
+        self.disk.retain(used)
+    }
+
     /// Every template in memory: its hash and the bytes of compiled code it holds.
     pub fn hot(&self) -> Vec<(String, usize)> {
         self.memory
