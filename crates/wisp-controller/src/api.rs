@@ -710,20 +710,32 @@ async fn invoke(
         let id = activation_id;
         let action = action.clone();
         tokio::spawn(async move {
-            match run_json(
+            let ran = run_json(
                 &ctl,
                 &action,
                 (&prepared, warmth, tracked),
                 &params,
-                (id, subject, order),
+                (id, subject.clone(), order),
             )
-            .await
-            {
-                Ok(activation) => ctl.activations.record(activation),
-                Err(e) => {
-                    tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message)
+            .await;
+            let activation = ran.unwrap_or_else(|e| {
+                // The id was handed out: a refusal is recorded too, never lost.
+                tracing::info!(activation = %id, action = %action.record.name, "background invocation refused: {}", e.message);
+                Activation {
+                    action: action.clone(),
+                    id,
+                    subject: Some(subject),
+                    start_us: order,
+                    warmth,
+                    end_ms: wisp_registry::now_millis(),
+                    status: "whisk internal error",
+                    result: ActivationResult::Value(json!({"error": e.message})),
+                    logs: Vec::new(),
+                    wait: Duration::ZERO,
+                    init: Duration::ZERO,
                 }
-            }
+            });
+            ctl.activations.record(activation);
         });
         return Ok(json_response(
             StatusCode::ACCEPTED,

@@ -440,6 +440,35 @@ fn overload_gets_429_with_retry_after_and_never_piles_up() {
         "{}",
         r.text()
     );
+    // A call in the background refused the same way still leaves its record:
+    // its id was handed out.
+    let r = request(
+        "POST",
+        &s.action_url("one"),
+        Some(KEY),
+        Some("application/json"),
+        r#"{"op":"count"}"#,
+    );
+    assert_eq!(r.status, 202);
+    let id = r.json()["activationId"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(400));
+    let a = request(
+        "GET",
+        &format!("{}/api/v1/namespaces/_/activations/{id}", s.url),
+        Some(KEY),
+        None,
+        "",
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    let a = a.json();
+    assert_eq!(a["response"]["status"], "whisk internal error", "{a}");
+    assert!(
+        a["response"]["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("its limit"),
+        "{a}"
+    );
     // Another action is not held up by it.
     probe(&s, "free", json!({}));
     assert_eq!(
