@@ -28,15 +28,19 @@
 #   SMOKE_CALLS   warm / per-call samples per backend in smoke (default 20)
 #   SMOKE_COLD    docker cold starts measured per network mode in smoke (default 6)
 #   SMOKE_DOCKER_NETWORKS  docker network modes smoke runs (default "bridge host")
+#   BASELINE_WORK  work directory: rootfs, bundle, pid files, logs (default .work
+#                 next to this script); another one keeps a second setup (e.g.
+#                 with another FUNCTION_BIN) apart from the default one
+#   BASELINE_IMAGE docker image name (default wisp-baseline-action:latest)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-work=$here/.work
+work=${BASELINE_WORK:-$here/.work}
 bundle=$work/bundle
 rootfs=$bundle/rootfs
 pids=$work/pids
 logs=$work/logs
-image=wisp-baseline-action:latest
+image=${BASELINE_IMAGE:-wisp-baseline-action:latest}
 DOCKER=${DOCKER:-/usr/bin/docker}
 PYTHON=${PYTHON:-python3}
 FALLBACK_DOCKERD_FLAGS="--iptables=false --bridge=none --storage-driver=vfs"
@@ -400,5 +404,5 @@ case $cmd in
     start) start "$@" ;;
     stop) stop "$@" ;;
     smoke) smoke "$@" ;;
-    *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -11,7 +11,9 @@
 //! Without arguments and with `REQUEST_METHOD` set, it is a CGI program (as
 //! wisp runs a WASI command for a web call): the workload is the last segment
 //! of `PATH_INFO`, the request body the input, and the answer CGI headers and
-//! the output (404 for an unknown path, 400 for an undecodable body).
+//! the output (404 for an unknown path, 400 for an undecodable body). A run
+//! workload's answer also carries `X-Compute-Ns`, the nanoseconds the library
+//! call took (monotonic clock around it).
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -61,10 +63,18 @@ fn cgi() -> Result<(), String> {
         std::io::stdin()
             .read_to_end(&mut input)
             .map_err(|e| format!("reading stdin: {e}"))?;
-        match workloads::run(name, &input) {
-            Ok((content_type, output)) => (format!("Content-Type: {content_type}\r\n\r\n"), output),
+        let start = Instant::now();
+        let result = workloads::run(name, &input);
+        let compute_ns = start.elapsed().as_nanos();
+        match result {
+            Ok((content_type, output)) => (
+                format!("Content-Type: {content_type}\r\nX-Compute-Ns: {compute_ns}\r\n\r\n"),
+                output,
+            ),
             Err(e) => (
-                "Status: 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n".to_string(),
+                format!(
+                    "Status: 400 Bad Request\r\nContent-Type: text/plain\r\nX-Compute-Ns: {compute_ns}\r\n\r\n"
+                ),
                 format!("{e}\n").into_bytes(),
             ),
         }

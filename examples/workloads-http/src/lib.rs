@@ -5,10 +5,15 @@
 //!   with its output (JSON, or a PNG for resize); 400 for an undecodable body
 //! - anything else: 404
 //!
+//! Every answer to a workload route carries `X-Compute-Ns`: the nanoseconds the
+//! library call took, read from `wasi:clocks/monotonic-clock` around it (the
+//! body read and the response write are not included).
+//!
 //! The workload is the path's last segment, so the routes work both as wisp
 //! passes them (relative to the action's route: `/plate`) and under a prefix
 //! (`/some/prefix/plate`).
 
+use wasip2::clocks::monotonic_clock;
 use wasip2::http::types::{
     Fields, IncomingBody, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -25,12 +30,23 @@ impl wasip2::exports::http::incoming_handler::Guest for Workloads {
             let text = format!(
                 "not found: {path}\nroutes: /plate, /classify, /resize (the request body is the input)\n"
             );
-            return respond(out, 404, "text/plain", text.as_bytes());
+            return respond(out, 404, "text/plain", text.as_bytes(), None);
         }
         let body = read_body(&request);
-        match workloads::run(name, &body) {
-            Ok((content_type, output)) => respond(out, 200, content_type, &output),
-            Err(e) => respond(out, 400, "text/plain", format!("{e}\n").as_bytes()),
+        let start = monotonic_clock::now();
+        let result = workloads::run(name, &body);
+        let compute_ns = monotonic_clock::now().saturating_sub(start);
+        match result {
+            Ok((content_type, output)) => {
+                respond(out, 200, content_type, &output, Some(compute_ns))
+            }
+            Err(e) => respond(
+                out,
+                400,
+                "text/plain",
+                format!("{e}\n").as_bytes(),
+                Some(compute_ns),
+            ),
         }
     }
 }
@@ -58,9 +74,18 @@ fn read_body(request: &IncomingRequest) -> Vec<u8> {
     out
 }
 
-fn respond(out: ResponseOutparam, status: u16, content_type: &str, body: &[u8]) {
+fn respond(
+    out: ResponseOutparam,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    compute_ns: Option<u64>,
+) {
     let headers = Fields::new();
     let _ = headers.set("content-type", &[content_type.as_bytes().to_vec()]);
+    if let Some(ns) = compute_ns {
+        let _ = headers.set("x-compute-ns", &[ns.to_string().into_bytes()]);
+    }
     let response = OutgoingResponse::new(headers);
     let _ = response.set_status_code(status);
     let Ok(outgoing) = response.body() else {

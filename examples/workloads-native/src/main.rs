@@ -10,9 +10,12 @@
 //! input, an empty body uses the embedded sample; the workload is the path's
 //! last segment), 404 for anything else. Workloads run on the connection's
 //! task: they take milliseconds, less than a hop to a blocking pool would cost.
+//! Answers to the workload routes carry `X-Compute-Ns`, the nanoseconds the
+//! library call took (monotonic clock around it).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -112,14 +115,21 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             ));
         }
     };
-    Ok(match workloads::run(&name, &body) {
+    let start = Instant::now();
+    let result = workloads::run(&name, &body);
+    let compute_ns = start.elapsed().as_nanos();
+    let mut resp = match result {
         Ok((content_type, output)) => reply(StatusCode::OK, content_type, output),
         Err(e) => reply(
             StatusCode::BAD_REQUEST,
             "text/plain",
             format!("{e}\n").into_bytes(),
         ),
-    })
+    };
+    if let Ok(v) = compute_ns.to_string().parse() {
+        resp.headers_mut().insert("x-compute-ns", v);
+    }
+    Ok(resp)
 }
 
 fn reply(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {

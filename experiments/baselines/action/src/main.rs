@@ -8,7 +8,8 @@
 //!   environment variable `ACTION_PROGRAM`), it decodes `value.input` (base64,
 //!   missing = empty), pipes those bytes to the program's stdin, and answers
 //!   `200 {"output":"<base64 of the program's stdout>"}`; a program that fails
-//!   gives `502 {"error":"..."}`. A number `value.sleep_ms` (at most 60000)
+//!   gives `502 {"error":"..."}`. `value.args`, an array of strings, gives the
+//!   program its arguments (none when missing). A number `value.sleep_ms` (at most 60000)
 //!   makes the call wait that long first, to hold a container busy in tests.
 //!
 //! Modes:
@@ -43,8 +44,9 @@ fn usage() -> &'static str {
      Serves POST /init and POST /run (OpenWhisk action-proxy protocol) on ADDR\n\
      (default $ACTION_LISTEN or 0.0.0.0:8080). With --once, reads one /run body\n\
      from stdin and writes the answer to stdout. With --program (or\n\
-     $ACTION_PROGRAM), /run pipes base64-decoded value.input to PATH's stdin and\n\
-     answers {\"output\": base64(stdout)}; otherwise it answers {\"greeting\":\"hello\"}.\n"
+     $ACTION_PROGRAM), /run pipes base64-decoded value.input to PATH's stdin (with\n\
+     the strings of value.args as its arguments) and answers\n\
+     {\"output\": base64(stdout)}; otherwise it answers {\"greeting\":\"hello\"}.\n"
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -282,7 +284,21 @@ fn run(body: &[u8], program: Option<&str>) -> (u16, String) {
         },
         Some(_) => return error(400, "value.input must be a base64 string"),
     };
-    match pipe_through(program, &input) {
+    let args = match doc.get("value").and_then(|v| v.get("args")) {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Arr(items)) => {
+            let mut args = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Json::Str(s) => args.push(s.as_str()),
+                    _ => return error(400, "value.args must be an array of strings"),
+                }
+            }
+            args
+        }
+        Some(_) => return error(400, "value.args must be an array of strings"),
+    };
+    match pipe_through(program, &args, &input) {
         Ok(out) => (200, format!("{{\"output\":\"{}\"}}", base64_encode(&out))),
         Err(e) => error(502, &e),
     }
@@ -292,8 +308,9 @@ fn error(status: u16, msg: &str) -> (u16, String) {
     (status, format!("{{\"error\":{}}}", json_string(msg)))
 }
 
-fn pipe_through(program: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+fn pipe_through(program: &str, args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
     let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -399,13 +416,14 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// Just enough of a JSON tree to find `value.input` and `value.sleep_ms`.
+/// Just enough of a JSON tree to find `value.input`, `value.args` and
+/// `value.sleep_ms`.
 enum Json {
     Null,
     Bool,
     Num(f64),
     Str(String),
-    Arr,
+    Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
 }
 
@@ -538,19 +556,20 @@ impl<'a> Parser<'a> {
 
     fn array(&mut self) -> Result<Json, String> {
         self.expect(b'[')?;
+        let mut items = Vec::new();
         self.ws();
         if self.peek() == Some(b']') {
             self.i += 1;
-            return Ok(Json::Arr);
+            return Ok(Json::Arr(items));
         }
         loop {
-            self.value()?;
+            items.push(self.value()?);
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(Json::Arr);
+                    return Ok(Json::Arr(items));
                 }
                 _ => return Err(format!("expected ',' or ']' at byte {}", self.i)),
             }
@@ -662,5 +681,17 @@ mod tests {
         let (status, body) = run(br#"{"value":{"input":"aGVsbG8="}}"#, Some("/bin/cat"));
         assert_eq!(status, 200);
         assert_eq!(body, "{\"output\":\"aGVsbG8=\"}");
+    }
+
+    #[test]
+    fn run_passes_args_to_program() {
+        let (status, body) = run(
+            br#"{"value":{"args":["-c","printf %s \"$0\"","hi"]}}"#,
+            Some("/bin/sh"),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, "{\"output\":\"aGk=\"}");
+        assert_eq!(run(br#"{"value":{"args":[1]}}"#, Some("/bin/cat")).0, 400);
+        assert_eq!(run(br#"{"value":{"args":"x"}}"#, Some("/bin/cat")).0, 400);
     }
 }
