@@ -216,7 +216,15 @@ impl Controller {
         for rec in ctl.registry.all_actions()? {
             ctl.publish(rec);
         }
-        let removed = ctl.invoker.retain_compiled(|hash| ctl.module_in_use(hash));
+        // The modules in use, as a set: one pass over the actions, not one per file.
+        let used: Option<std::collections::HashSet<String>> = ctl
+            .actions
+            .read()
+            .ok()
+            .map(|m| m.values().map(|a| a.record.module_hash.clone()).collect());
+        let removed = used.map_or(0, |used| {
+            ctl.invoker.retain_compiled(|hash| used.contains(hash))
+        });
         if removed > 0 {
             tracing::info!("removed {removed} compiled artifacts no action uses");
         }
