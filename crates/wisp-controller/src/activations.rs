@@ -267,11 +267,22 @@ pub struct Activation {
     /// What the call produced.
     pub result: ActivationResult,
     /// The guest's output lines.
-    pub logs: Vec<LogLine>,
+    pub logs: Logs,
     /// Time spent waiting for an instance slot.
     pub wait: Duration,
     /// Time spent creating the instance.
     pub init: Duration,
+}
+
+/// An activation's logs: lines known when the call returned, or a web call's
+/// output read when the record is encoded (a component can still be streaming
+/// its body, and writing, after its call returned).
+#[derive(Debug, Clone)]
+pub enum Logs {
+    /// Complete.
+    Lines(Vec<LogLine>),
+    /// Read when encoded.
+    Web(wisp_invoker::WebLogs),
 }
 
 /// An activation's `response.result`.
@@ -313,7 +324,10 @@ impl Activation {
                     ActivationResult::Error(e) => ResultDoc::Error { error: e },
                 },
             },
-            logs: log_lines(end, &self.logs),
+            logs: match &self.logs {
+                Logs::Lines(lines) => log_lines(end, lines),
+                Logs::Web(web) => log_lines(end, &web.lines()),
+            },
             annotations: (
                 Annotation {
                     key: "path",

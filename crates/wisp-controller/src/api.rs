@@ -17,7 +17,7 @@ use wisp_invoker::{
 };
 use wisp_registry::{ActionRecord, ActivationQuery, KeyValue, Limits, module_hash};
 
-use crate::activations::{Activation, ActivationId, ActivationResult};
+use crate::activations::{Activation, ActivationId, ActivationResult, Logs};
 use crate::error::ApiError;
 use crate::keys::Caller;
 use crate::routes::{ActionOp, ActivationOp, DEFAULT_NAMESPACE, Route, route, valid_name};
@@ -730,7 +730,7 @@ async fn invoke(
                     end_ms: wisp_registry::now_millis(),
                     status: "whisk internal error",
                     result: ActivationResult::Value(json!({"error": e.message})),
-                    logs: Vec::new(),
+                    logs: Logs::Lines(Vec::new()),
                     wait: Duration::ZERO,
                     init: Duration::ZERO,
                 }
@@ -820,7 +820,7 @@ async fn run_json(
         end_ms: order / 1000 + duration,
         status,
         result: ActivationResult::Value(result),
-        logs,
+        logs: Logs::Lines(logs),
         wait: action_wait + wait,
         init,
     })
@@ -981,18 +981,24 @@ async fn web(
             invoke_limits(&action),
         )
         .await;
-    let result = match outcome {
-        Ok(r) => Ok(r),
-        Err(InvokeError::Timeout(ms)) => Err(ApiError::gateway_timeout(format!(
-            "the action exceeded its time limit of {ms} milliseconds"
-        ))),
+    let (result, web_logs) = match outcome {
+        Ok((r, logs)) => (Ok(r), logs),
+        Err(InvokeError::Timeout(ms)) => (
+            Err(ApiError::gateway_timeout(format!(
+                "the action exceeded its time limit of {ms} milliseconds"
+            ))),
+            Default::default(),
+        ),
         Err(InvokeError::Overloaded) => {
             return Err(ApiError::too_many(
                 "too many invocations in flight; retry later",
             ));
         }
         Err(InvokeError::Internal(m)) => return Err(ApiError::internal(m)),
-        Err(e) => Err(ApiError::action_failed(e.to_string())),
+        Err(e) => (
+            Err(ApiError::action_failed(e.to_string())),
+            Default::default(),
+        ),
     };
     tracked.end(
         warmth,
@@ -1021,7 +1027,7 @@ async fn web(
             end_ms: end,
             status,
             result,
-            logs: Vec::new(),
+            logs: Logs::Web(web_logs),
             wait: Duration::ZERO,
             init: Duration::ZERO,
         });

@@ -148,10 +148,9 @@ pub(crate) async fn invoke(
     permit: OwnedSemaphorePermit,
     caps: Caps,
     pool: crate::demote::Placement,
-) -> Result<http::Response<Body>, InvokeError> {
+) -> Result<(http::Response<Body>, LogPipes), InvokeError> {
     let req = to_hyper_request(request)?;
-    let (response, _logs) = run(pre, req, limits, permit, caps, pool).await?;
-    Ok(response)
+    run(pre, req, limits, permit, caps, pool).await
 }
 
 fn to_hyper_request(request: WebRequest) -> Result<http::Request<Full>, InvokeError> {
@@ -441,9 +440,9 @@ impl Drop for DrivingBody {
     }
 }
 
-struct LogPipes {
-    stdout: Capture,
-    stderr: Capture,
+pub(crate) struct LogPipes {
+    pub(crate) stdout: Capture,
+    pub(crate) stderr: Capture,
     /// Microseconds the instance took to create, set by the guest's task.
     init_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }

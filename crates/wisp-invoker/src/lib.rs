@@ -209,6 +209,46 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// The guest output of a web call, read when its activation record is written.
+/// A component may still be streaming its body when the call returns, so its
+/// stdout and stderr are read then, not now.
+#[derive(Clone, Default)]
+pub struct WebLogs(WebLogSource);
+
+#[derive(Clone, Default)]
+enum WebLogSource {
+    #[default]
+    None,
+    /// Complete lines (a command's stderr: its stdout was the response).
+    Lines(Arc<Vec<LogLine>>),
+    /// A component's output buffers, still being written while it runs.
+    Live {
+        stdout: capture::Capture,
+        stderr: capture::Capture,
+    },
+}
+
+impl std::fmt::Debug for WebLogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebLogs")
+    }
+}
+
+impl WebLogs {
+    /// The lines written so far, stdout first.
+    pub fn lines(&self) -> Vec<LogLine> {
+        match &self.0 {
+            WebLogSource::None => Vec::new(),
+            WebLogSource::Lines(lines) => lines.to_vec(),
+            WebLogSource::Live { stdout, stderr } => {
+                tagged("stdout", cgi::log_lines(&stdout.contents(), false))
+                    .chain(tagged("stderr", cgi::log_lines(&stderr.contents(), false)))
+                    .collect()
+            }
+        }
+    }
+}
+
 /// Tags captured lines with their stream.
 fn tagged(stream: &'static str, lines: Vec<String>) -> impl Iterator<Item = LogLine> {
     lines.into_iter().map(move |text| LogLine { stream, text })
@@ -489,11 +529,11 @@ impl Invoker {
         prepared: &Prepared,
         request: WebRequest,
         limits: InvokeLimits,
-    ) -> Result<http::Response<Body>, InvokeError> {
+    ) -> Result<(http::Response<Body>, WebLogs), InvokeError> {
         let permit = self.acquire_slot(&limits).await?;
         match &prepared.template {
             Template::Http(pre) => {
-                http_component::invoke(
+                let (response, logs) = http_component::invoke(
                     pre,
                     request,
                     limits,
@@ -501,7 +541,14 @@ impl Invoker {
                     self.caps,
                     self.placement(prepared),
                 )
-                .await
+                .await?;
+                Ok((
+                    response,
+                    WebLogs(WebLogSource::Live {
+                        stdout: logs.stdout,
+                        stderr: logs.stderr,
+                    }),
+                ))
             }
             Template::Command(pre) => {
                 let env = cgi::cgi_env(&request.facts)
@@ -524,11 +571,18 @@ impl Invoker {
                 drop(permit);
                 let out = out?;
                 out.success()?;
+                let lines: Vec<LogLine> =
+                    tagged("stderr", cgi::log_lines(&out.stderr, false)).collect();
                 let cgi = cgi::parse_cgi_output(out.stdout);
                 let mut response = http::Response::new(full_body(cgi.body));
                 *response.status_mut() = cgi.status;
                 *response.headers_mut() = cgi.headers;
-                Ok(response)
+                let logs = if lines.is_empty() {
+                    WebLogSource::None
+                } else {
+                    WebLogSource::Lines(Arc::new(lines))
+                };
+                Ok((response, WebLogs(logs)))
             }
         }
     }

@@ -203,3 +203,47 @@ fn retention_keeps_the_newest() {
     assert_eq!(kept, newest);
     assert_eq!(get(&s, &format!("activations/{}", ids[0])).status, 404);
 }
+
+#[test]
+fn web_calls_record_the_guests_output() {
+    let mut s = Server::start(&[]);
+    s.deploy("hello", &example_bytes("hello-http"), json!({}));
+    s.deploy("cgi", &example_bytes("cgi-rust"), json!({}));
+    let id_of = |r: &Resp| {
+        r.headers["x-openwhisk-activation-id"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let logs = |s: &Server, id: &str| -> Vec<String> {
+        get(s, &format!("activations/{id}/logs")).json()["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    // A component: stdout and stderr lines, each with its stream.
+    let r = s.web("GET", "/fn/hello/log", b"");
+    assert_eq!(r.text(), "logged\n");
+    let component = id_of(&r);
+    // A CGI command: its stdout is the response, so only stderr is a log.
+    let r = s.web("GET", "/fn/cgi/x?log=1", b"");
+    assert_eq!(r.status, 200);
+    let cgi = id_of(&r);
+    let check = |s: &Server| {
+        let lines = logs(s, &component);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].ends_with(" stdout: a line on stdout"), "{lines:?}");
+        assert!(lines[1].ends_with(" stderr: a line on stderr"), "{lines:?}");
+        let lines = logs(s, &cgi);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].ends_with(" stderr: cgi logged /x"), "{lines:?}");
+    };
+    check(&s);
+    // Written and read back from the registry alike.
+    std::thread::sleep(Duration::from_millis(300));
+    check(&s);
+    s.restart();
+    check(&s);
+}

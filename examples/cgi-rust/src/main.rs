@@ -10,6 +10,10 @@ fn main() {
     let mut body = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut body);
 
+    if query.contains("log") {
+        // stdout is the response: a CGI function logs on stderr.
+        eprintln!("cgi logged {path}");
+    }
     let mut out = std::io::stdout().lock();
     if path == "/teapot" {
         let _ = write!(out, "Status: 418 I'm a teapot\r\nContent-Type: text/plain\r\n\r\nshort and stout\n");

@@ -3,6 +3,7 @@
 //! - `/`            → a greeting (any method)
 //! - `POST /echo`   → the request body back, with its content type
 //! - `GET /info`    → method, path and the route prefix wisp passes in a header
+//! - `/log`         → writes a line to stdout and one to stderr (activation logs)
 //! - `GET /fetch?url=http://host:port/path` → fetches the URL with outgoing HTTP
 //!   and answers its status and body (or the error, when the host denies it)
 //! - `GET /flood?kb=N` → streams N KiB of body
@@ -24,6 +25,11 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
         let path_only = path.split('?').next().unwrap_or("/").to_string();
         match (request.method(), path_only.as_str()) {
             (_, "/") => respond(out, 200, "text/plain", b"Hello from wisp!\n"),
+            (_, "/log") => {
+                println!("a line on stdout");
+                eprintln!("a line on stderr");
+                respond(out, 200, "text/plain", b"logged\n");
+            }
             (_, "/echo") => {
                 let ct = header(&request, "content-type").unwrap_or_else(|| "application/octet-stream".into());
                 let body = read_body(&request);
