@@ -335,15 +335,6 @@ fn not_found(ns: &str, name: &str) -> ApiError {
     ApiError::not_found(format!("the action '{ns}/{name}' does not exist"))
 }
 
-/// The deployed action, or 404.
-pub(crate) fn lookup_action(
-    ctl: &Controller,
-    ns: &str,
-    name: &str,
-) -> Result<Arc<Deployed>, ApiError> {
-    lookup(ctl, ns, name)
-}
-
 /// Reads a whole request body, refusing one over `limit` with 413.
 pub(crate) async fn read_capped_body(
     req: Request<Incoming>,
@@ -355,7 +346,8 @@ pub(crate) async fn read_capped_body(
     read_body(req.into_body(), limit).await
 }
 
-fn lookup(ctl: &Controller, ns: &str, name: &str) -> Result<Arc<Deployed>, ApiError> {
+/// The deployed action, or 404.
+pub(crate) fn lookup(ctl: &Controller, ns: &str, name: &str) -> Result<Arc<Deployed>, ApiError> {
     ctl.actions
         .read()
         .map_err(ApiError::internal)?
@@ -934,7 +926,7 @@ async fn web(
             .and_then(|v| v.to_str().ok())
         {
             Some(id) => crate::patterns::client_id(id),
-            None => crate::patterns::client_id(&peer.ip().to_string()),
+            None => crate::patterns::client_id(&peer.ip()),
         },
     };
     let tracked = action.calls.start(client);

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use crate::Controller;
-use crate::api::{json_response, lookup_action, read_capped_body};
+use crate::api::{json_response, lookup, read_capped_body};
 use crate::error::ApiError;
 
 pub(crate) async fn put_assets(
@@ -22,7 +22,7 @@ pub(crate) async fn put_assets(
     ns: &str,
     name: &str,
 ) -> Result<http::Response<wisp_invoker::Body>, ApiError> {
-    let action = lookup_action(ctl, ns, name)?;
+    let action = lookup(ctl, ns, name)?;
     let body = read_capped_body(req, ctl.config.max_deploy_bytes).await?;
     let files = ctl.files_of(ns, name);
     let (count, bytes) = tokio::task::spawn_blocking(move || replace_assets(&files, &body))

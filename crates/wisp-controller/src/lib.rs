@@ -213,18 +213,13 @@ impl Controller {
             keys,
             policy: Box::new(patterns::PatternPolicy),
         };
-        for rec in ctl.registry.all_actions()? {
+        let records = ctl.registry.all_actions()?;
+        let used: std::collections::HashSet<String> =
+            records.iter().map(|r| r.module_hash.clone()).collect();
+        for rec in records {
             ctl.publish(rec);
         }
-        // The modules in use, as a set: one pass over the actions, not one per file.
-        let used: Option<std::collections::HashSet<String>> = ctl
-            .actions
-            .read()
-            .ok()
-            .map(|m| m.values().map(|a| a.record.module_hash.clone()).collect());
-        let removed = used.map_or(0, |used| {
-            ctl.invoker.retain_compiled(|hash| used.contains(hash))
-        });
+        let removed = ctl.invoker.retain_compiled(|hash| used.contains(hash));
         if removed > 0 {
             tracing::info!("removed {removed} compiled artifacts no action uses");
         }

@@ -34,11 +34,6 @@ impl DiskCache {
         self.dir.join(format!("{hash}.cwasm"))
     }
 
-    /// Whether an artifact exists for this hash.
-    pub fn contains(&self, hash: &str) -> bool {
-        self.path(hash).is_file()
-    }
-
     /// Atomically stores an artifact.
     pub fn store(&self, hash: &str, artifact: &[u8]) -> std::io::Result<()> {
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
@@ -88,8 +83,8 @@ mod tests {
         cache.store("bb", b"two").unwrap();
         std::fs::write(cache.dir.join(".tmpXYZ"), b"half").unwrap();
         assert_eq!(cache.retain(|h| h == "aa"), 2);
-        assert!(cache.contains("aa"));
-        assert!(!cache.contains("bb"));
+        assert!(cache.path("aa").is_file());
+        assert!(!cache.path("bb").is_file());
         assert_eq!(std::fs::read_dir(&cache.dir).unwrap().count(), 1);
     }
 }

@@ -349,6 +349,7 @@ impl Invoker {
         let command_linker = command::linker(&engine).map_err(anyhow::Error::from)?;
         let command_imports = command::provided_imports(&engine, &command_linker);
         let disk = DiskCache::open(cache_dir, &engine)?;
+        let capacity = config.engine.max_instances.max(1) as usize;
         let ticker = engine::EpochTicker::start(engine.clone())?;
         Ok(Invoker {
             engine,
@@ -357,12 +358,8 @@ impl Invoker {
             command_imports,
             disk,
             memory: Mutex::new(HashMap::new()),
-            capacity: config.engine.max_instances.max(1) as usize,
-            slots: gate::Gate::new(
-                config.engine.max_instances.max(1) as usize,
-                config.max_queue,
-                config.queue_timeout,
-            ),
+            capacity,
+            slots: gate::Gate::new(capacity, config.max_queue, config.queue_timeout),
             caps: Caps {
                 log_bytes: config.max_log_bytes,
                 result_bytes: config.max_result_bytes,

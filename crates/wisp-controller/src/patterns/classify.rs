@@ -18,18 +18,19 @@ use serde::Serialize;
 /// two calls each (every client's second call can reuse what its first warmed).
 pub const REPEAT_CALLS_PER_CLIENT: f64 = 1.5;
 
-/// An action's access pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// An action's access pattern. Ordered by how much traffic it stands for (idle,
+/// MCSA, SCMA, MCMA): a module shared by several actions takes the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Pattern {
     /// No calls in the window.
     #[serde(rename = "idle")]
     Idle,
-    /// Single Client, Multiple Access.
-    #[serde(rename = "SCMA")]
-    Scma,
     /// Multiple Client, Single Access.
     #[serde(rename = "MCSA")]
     Mcsa,
+    /// Single Client, Multiple Access.
+    #[serde(rename = "SCMA")]
+    Scma,
     /// Multiple Client, Multiple Access.
     #[serde(rename = "MCMA")]
     Mcma,
@@ -83,12 +84,18 @@ pub struct Classification {
     pub hot_share: f64,
 }
 
+/// Whether a call ended within `window_ms` before `now_ms` (inclusive; the
+/// clock wraps).
+pub fn in_window(o: &Observation, now_ms: u32, window_ms: u32) -> bool {
+    now_ms.wrapping_sub(o.at_ms) <= window_ms
+}
+
 /// Classifies the observations that ended within `window_ms` before `now_ms`
 /// (on the same wrapping millisecond clock).
 pub fn classify(observations: &[Observation], now_ms: u32, window_ms: u32) -> Classification {
     let recent: Vec<&Observation> = observations
         .iter()
-        .filter(|o| now_ms.wrapping_sub(o.at_ms) <= window_ms)
+        .filter(|o| in_window(o, now_ms, window_ms))
         .collect();
     let calls = recent.len();
     let mut per_client: HashMap<u32, usize> = HashMap::new();

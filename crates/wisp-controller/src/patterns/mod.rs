@@ -23,25 +23,22 @@ use crate::{Controller, Deployed};
 /// How often the keeper applies the policy.
 pub const KEEP_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The classification of an action's calls in the window, now.
-pub fn classify_action(action: &Deployed, window: Duration) -> Classification {
-    classify::classify(
-        &action.calls.observations(),
-        tracker::now_ms(),
-        window.as_millis().min(u128::from(u32::MAX)) as u32,
-    )
+/// A window in milliseconds on the tracker's clock.
+fn window_ms(window: Duration) -> u32 {
+    window.as_millis().min(u128::from(u32::MAX)) as u32
 }
 
 /// The `stats` view of an action (a wisp extension).
 pub fn stats(ctl: &Controller, action: &Deployed) -> Value {
     let window = ctl.config.pattern_window;
     let now = tracker::now_ms();
-    let window_ms = window.as_millis().min(u128::from(u32::MAX)) as u32;
+    let window_ms = window_ms(window);
+    // The window's calls, for the latencies too.
     let observations: Vec<Observation> = action
         .calls
         .observations()
         .into_iter()
-        .filter(|o| now.wrapping_sub(o.at_ms) <= window_ms)
+        .filter(|o| classify::in_window(o, now, window_ms))
         .collect();
     let c = classify::classify(&observations, now, window_ms);
     let hot = ctl.invoker.cached(&action.record.module_hash);
@@ -74,34 +71,26 @@ pub fn stats(ctl: &Controller, action: &Deployed) -> Value {
 /// Applies the policy once: evicts templates over the budget and resizes
 /// reservations.
 pub async fn keep_once(ctl: &Arc<Controller>) {
-    let window = ctl.config.pattern_window;
+    let window = window_ms(ctl.config.pattern_window);
     let actions: Vec<Arc<Deployed>> = match ctl.actions.read() {
         Ok(map) => map.values().cloned().collect(),
         Err(_) => return,
     };
     let now = tracker::now_ms();
-    // The strongest pattern and the latest call of each module.
+    // The strongest pattern (see `Pattern`'s order) and the latest call of each
+    // module.
     let mut by_hash: HashMap<&str, (Pattern, Option<u32>)> = HashMap::new();
     let capacity = ctl.invoker.capacity();
     let mut reservable = capacity / 2;
     for action in &actions {
         let observations = action.calls.observations();
-        let c = classify::classify(
-            &observations,
-            now,
-            window.as_millis().min(u128::from(u32::MAX)) as u32,
-        );
+        let c = classify::classify(&observations, now, window);
         let idle_ms = observations.iter().map(|o| now.wrapping_sub(o.at_ms)).min();
         let entry = by_hash
             .entry(action.record.module_hash.as_str())
             .or_insert((Pattern::Idle, None));
-        if rank(c.pattern) > rank(entry.0) {
-            entry.0 = c.pattern;
-        }
-        entry.1 = match (entry.1, idle_ms) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        entry.0 = entry.0.max(c.pattern);
+        entry.1 = entry.1.into_iter().chain(idle_ms).min();
         let want = ctl.policy.reserve(&c, capacity).min(reservable);
         reservable -= want.min(reservable);
         if want != action.reserved_slots() {
@@ -135,15 +124,6 @@ pub async fn keep_once(ctl: &Arc<Controller>) {
     }
     for hash in evict {
         ctl.invoker.evict(&hash);
-    }
-}
-
-fn rank(p: Pattern) -> u8 {
-    match p {
-        Pattern::Idle => 0,
-        Pattern::Mcsa => 1,
-        Pattern::Scma => 2,
-        Pattern::Mcma => 3,
     }
 }
 

@@ -28,8 +28,9 @@ pub fn now_ms() -> u32 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u32
 }
 
-/// A caller's identity, hashed to 32 bits.
-pub fn client_id(identity: &str) -> u32 {
+/// A caller's identity (a key id, an `X-Client-Id`, an address), hashed to 32
+/// bits.
+pub fn client_id<T: Hash + ?Sized>(identity: &T) -> u32 {
     let mut h = std::hash::DefaultHasher::new();
     identity.hash(&mut h);
     h.finish() as u32
