@@ -82,14 +82,20 @@ impl ActivationLog {
     }
 
     /// Unwritten records (in flight, then pending) that `keep` selects, copied
-    /// out so they are encoded outside the locks.
+    /// out so they are encoded outside the locks. Both locks are held together,
+    /// in the order `flush` takes them, so a batch moving from pending to in
+    /// flight is seen in one place or the other, never in neither.
     fn unwritten(&self, keep: impl Fn(&Activation) -> bool) -> Vec<Activation> {
-        let in_flight = self.in_flight.lock().map(|f| f.clone()).unwrap_or_default();
-        let mut found: Vec<Activation> = in_flight.iter().filter(|a| keep(a)).cloned().collect();
-        if let Ok(p) = self.pending.lock() {
-            found.extend(p.iter().filter(|a| keep(a)).cloned());
-        }
-        found
+        let (in_flight, mut found) = {
+            let (Ok(pending), Ok(in_flight)) = (self.pending.lock(), self.in_flight.lock()) else {
+                return Vec::new();
+            };
+            let kept: Vec<Activation> = pending.iter().filter(|a| keep(a)).cloned().collect();
+            (Arc::clone(&in_flight), kept)
+        };
+        let mut all: Vec<Activation> = in_flight.iter().filter(|a| keep(a)).cloned().collect();
+        all.append(&mut found);
+        all
     }
 
     /// One record of a namespace.
@@ -108,14 +114,12 @@ impl ActivationLog {
             ..q.clone()
         };
         let mut records: Vec<(u64, String, Value)> = Vec::new();
-        {
-            for a in self.unwritten(|a| a.action.record.namespace == namespace) {
-                let name_ok = q.name.as_deref().is_none_or(|n| a.action.record.name == n);
-                let ms = a.start_us / 1000;
-                let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
-                if name_ok && time_ok {
-                    records.push((a.start_us, a.id.as_str().to_string(), a.to_value()));
-                }
+        for a in self.unwritten(|a| a.action.record.namespace == namespace) {
+            let name_ok = q.name.as_deref().is_none_or(|n| a.action.record.name == n);
+            let ms = a.start_us / 1000;
+            let time_ok = q.since.is_none_or(|s| ms >= s) && q.upto.is_none_or(|u| ms <= u);
+            if name_ok && time_ok {
+                records.push((a.start_us, a.id.as_str().to_string(), a.to_value()));
             }
         }
         for (order, r) in self.registry.list_activations(namespace, &window)? {
