@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use wisp_api::{ActivationStatus, Warmth};
 use wisp_invoker::LogLine;
 use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
 
@@ -248,6 +249,105 @@ impl std::fmt::Display for ActivationId {
     }
 }
 
+/// A call that has begun: its action, id and start. [`Begun::finish`] is the one
+/// way an [`Activation`] is made.
+#[derive(Debug)]
+pub struct Begun {
+    action: Arc<Deployed>,
+    id: ActivationId,
+    start_us: u64,
+    subject: Option<String>,
+    warmth: Warmth,
+}
+
+impl Begun {
+    /// A new activation of `action` by `subject` (`None` for web calls, which act
+    /// for the action's owner): its start (µs, unique and increasing) and its
+    /// 32-hex-digit id, which begins with that start so the record can be found
+    /// from the id alone.
+    pub fn new(action: &Arc<Deployed>, subject: Option<String>, warmth: Warmth) -> Self {
+        let start_us = next_order();
+        Begun {
+            action: action.clone(),
+            id: ActivationId::new(start_us, salt()),
+            start_us,
+            subject,
+            warmth,
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> ActivationId {
+        self.id
+    }
+
+    /// The record of how it ended, now.
+    pub fn finish(self, end: Ended) -> Activation {
+        Activation {
+            action: self.action,
+            id: self.id,
+            subject: self.subject,
+            start_us: self.start_us,
+            warmth: self.warmth,
+            end_ms: now_millis(),
+            status: end.status,
+            result: end.result,
+            logs: end.logs,
+            wait: end.wait,
+            init: end.init,
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// Its status.
+    pub status: ActivationStatus,
+    /// What it produced.
+    pub result: ActivationResult,
+    /// The guest's output.
+    pub logs: Logs,
+    /// Time spent waiting for admission.
+    pub wait: Duration,
+    /// Time spent creating the instance.
+    pub init: Duration,
+}
+
+impl Ended {
+    /// A call that ended without running (its logs empty, no times).
+    pub fn refused(status: ActivationStatus, message: String) -> Self {
+        Ended {
+            status,
+            result: ActivationResult::Value(serde_json::json!({ "error": message })),
+            logs: Logs::Lines(Vec::new()),
+            wait: Duration::ZERO,
+            init: Duration::ZERO,
+        }
+    }
+}
+
+/// Ids must be unique, not secret: a per-thread SplitMix64 generator seeded once
+/// from the OS avoids a system call per request.
+fn salt() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_le_bytes(seed)
+        });
+    }
+    STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
 /// One invocation as the invocation path records it: the facts only, encoded
 /// into OpenWhisk's document by [`Activation::encode`] when it is written or read.
 #[derive(Debug, Clone)]
@@ -262,17 +362,16 @@ pub struct Activation {
     /// Start in microseconds since the Unix epoch, unique and increasing.
     pub start_us: u64,
     /// Whether the compiled code was in memory (annotation `warmth`).
-    pub warmth: wisp_invoker::Warmth,
+    pub warmth: Warmth,
     /// End in milliseconds since the Unix epoch.
     pub end_ms: u64,
-    /// `success`, `application error`, `action developer error` or
-    /// `whisk internal error`.
-    pub status: &'static str,
+    /// How it ended.
+    pub status: ActivationStatus,
     /// What the call produced.
     pub result: ActivationResult,
     /// The guest's output lines.
     pub logs: Logs,
-    /// Time spent waiting for an instance slot.
+    /// Time spent waiting for admission.
     pub wait: Duration,
     /// Time spent creating the instance.
     pub init: Duration,
@@ -303,66 +402,67 @@ pub enum ActivationResult {
 impl Activation {
     /// OpenWhisk's activation record, encoded.
     pub fn encode(&self) -> Vec<u8> {
+        use std::borrow::Cow;
+        use wisp_api::activation::{
+            ActivationDoc, ActivationLimits, ActivationResponse, Annotation, AnnotationValue,
+        };
         let rec = &self.action.record;
-        let code = status_code(self.status);
         let start = self.start_us / 1000;
         let end = self.end_ms.max(start);
+        let result = match &self.result {
+            ActivationResult::Value(v) => Cow::Borrowed(v),
+            ActivationResult::Status(s) => Cow::Owned(serde_json::json!({ "statusCode": s })),
+            ActivationResult::Error(e) => Cow::Owned(serde_json::json!({ "error": e })),
+        };
+        fn text<'a>(key: &'static str, value: &'a str) -> Annotation<'a> {
+            Annotation {
+                key: Cow::Borrowed(key),
+                value: AnnotationValue::Text(Cow::Borrowed(value)),
+            }
+        }
+        fn number(key: &'static str, value: u64) -> Annotation<'static> {
+            Annotation {
+                key: Cow::Borrowed(key),
+                value: AnnotationValue::Number(value),
+            }
+        }
         let doc = ActivationDoc {
-            activation_id: self.id.as_str(),
-            namespace: &rec.namespace,
-            name: &rec.name,
-            version: &rec.version,
-            subject: self.subject.as_deref().unwrap_or(&rec.namespace),
+            activation_id: Cow::Borrowed(self.id.as_str()),
+            namespace: Cow::Borrowed(&rec.namespace),
+            name: Cow::Borrowed(&rec.name),
+            version: Cow::Borrowed(&rec.version),
+            subject: Cow::Borrowed(self.subject.as_deref().unwrap_or(&rec.namespace)),
             publish: false,
             start,
             end,
             duration: end - start,
-            status_code: code,
-            response: ResponseDoc {
+            status_code: self.status.code(),
+            response: ActivationResponse {
                 status: self.status,
-                status_code: code,
-                success: code == 0,
-                result: match &self.result {
-                    ActivationResult::Value(v) => ResultDoc::Value(v),
-                    ActivationResult::Status(s) => ResultDoc::Status { status_code: *s },
-                    ActivationResult::Error(e) => ResultDoc::Error { error: e },
-                },
+                status_code: self.status.code(),
+                success: self.status.is_success(),
+                result: Some(result),
             },
             logs: match &self.logs {
                 Logs::Lines(lines) => log_lines(end, lines),
                 Logs::Web(web) => log_lines(end, &web.lines()),
             },
-            annotations: (
+            annotations: vec![
+                text("path", &self.action.path),
+                text("kind", "wasm"),
                 Annotation {
-                    key: "path",
-                    value: &self.action.path,
-                },
-                Annotation {
-                    key: "kind",
-                    value: "wasm",
-                },
-                Annotation {
-                    key: "limits",
-                    value: LimitsDoc {
+                    key: Cow::Borrowed("limits"),
+                    value: AnnotationValue::Limits(ActivationLimits {
                         timeout: rec.limits.timeout,
                         memory: rec.limits.memory,
                         logs: 10,
                         concurrency: 1,
-                    },
+                    }),
                 },
-                Annotation {
-                    key: "waitTime",
-                    value: self.wait.as_millis() as u64,
-                },
-                Annotation {
-                    key: "initTime",
-                    value: self.init.as_millis() as u64,
-                },
-                Annotation {
-                    key: "warmth",
-                    value: self.warmth.as_str(),
-                },
-            ),
+                number("waitTime", self.wait.as_millis() as u64),
+                number("initTime", self.init.as_millis() as u64),
+                text("warmth", self.warmth.as_str()),
+            ],
         };
         serde_json::to_vec(&doc).unwrap_or_default()
     }
@@ -382,72 +482,6 @@ impl Activation {
             record: self.encode(),
         }
     }
-}
-
-/// OpenWhisk's activation record, serialized straight from borrowed fields.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ActivationDoc<'a> {
-    activation_id: &'a str,
-    namespace: &'a str,
-    name: &'a str,
-    version: &'a str,
-    subject: &'a str,
-    publish: bool,
-    start: u64,
-    end: u64,
-    duration: u64,
-    status_code: u8,
-    response: ResponseDoc<'a>,
-    logs: Vec<String>,
-    annotations: Annotations<'a>,
-}
-
-/// `path`, `kind`, `limits`, `waitTime`, `initTime`, `warmth` (a tuple
-/// serializes as a JSON array).
-type Annotations<'a> = (
-    Annotation<&'a str>,
-    Annotation<&'a str>,
-    Annotation<LimitsDoc>,
-    Annotation<u64>,
-    Annotation<u64>,
-    Annotation<&'a str>,
-);
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseDoc<'a> {
-    status: &'a str,
-    status_code: u8,
-    success: bool,
-    result: ResultDoc<'a>,
-}
-
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum ResultDoc<'a> {
-    Value(&'a Value),
-    Status {
-        #[serde(rename = "statusCode")]
-        status_code: u16,
-    },
-    Error {
-        error: &'a str,
-    },
-}
-
-#[derive(serde::Serialize)]
-struct Annotation<T> {
-    key: &'static str,
-    value: T,
-}
-
-#[derive(serde::Serialize)]
-struct LimitsDoc {
-    timeout: u64,
-    memory: u64,
-    logs: u64,
-    concurrency: u64,
 }
 
 /// A unique, increasing start time in microseconds for a new record.
@@ -501,17 +535,6 @@ pub fn iso8601(ms: u64) -> String {
         rem % 60,
         ms % 1000
     )
-}
-
-/// OpenWhisk's `response.statusCode`: 0 success, 1 application error, 2 action
-/// developer error, 3 whisk internal error.
-pub fn status_code(status: &str) -> u8 {
-    match status {
-        "success" => 0,
-        "application error" => 1,
-        "action developer error" => 2,
-        _ => 3,
-    }
 }
 
 /// Log lines in OpenWhisk's form: `<ISO time> stdout: <text>`.

@@ -1,8 +1,14 @@
 //! Every failure at the HTTP edge becomes an [`ApiError`]: a status, a stable
 //! machine-readable code and a clear message, sent as
 //! `{"error": "...", "code": "..."}`. Internal details are logged, not leaked.
+//!
+//! An invocation's failure is mapped once, by [`failure`]: refused before it ran
+//! (429, 413, 500: no activation), or failed while running (an activation with
+//! its [`ActivationStatus`], answered 502 or 504).
 
 use http::StatusCode;
+use wisp_api::{ActivationStatus, ResolveError};
+use wisp_invoker::{BodyError, InvokeError};
 
 /// An error answered to an API caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +61,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
+    /// 408: the request body did not arrive in time.
+    pub fn request_timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
+    }
     /// 413: body over the cap.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
@@ -96,8 +106,59 @@ impl ApiError {
     }
 
     /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({"error": self.message, "code": self.code})
+    pub fn body(&self) -> wisp_api::ErrorBody {
+        wisp_api::ErrorBody {
+            error: self.message.clone(),
+            code: self.code.to_string(),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(limit) => ApiError::too_large(limit),
+            BodyError::Timeout(_) => ApiError::request_timeout(e.to_string()),
+            BodyError::Failed(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        ApiError::bad_request(e.message)
+    }
+}
+
+/// How an invocation that did not produce a result ends.
+#[derive(Debug)]
+pub enum Failure {
+    /// It never ran: throttled, its body unreadable, or wisp failed. No
+    /// activation is recorded for a call that was refused in the open.
+    Refused(ApiError),
+    /// It ran and failed: recorded with this status, answered with this error.
+    Failed {
+        /// Its activation's status.
+        status: ActivationStatus,
+        /// The answer (502, or 504 when it ran out of time).
+        error: ApiError,
+    },
+}
+
+/// The one mapping from an invocation error to what the caller sees.
+pub fn failure(e: InvokeError) -> Failure {
+    match e {
+        InvokeError::Throttled(t) => Failure::Refused(ApiError::too_many(t.to_string())),
+        InvokeError::Request(b) => Failure::Refused(b.into()),
+        InvokeError::Internal(m) => Failure::Refused(ApiError::internal(m)),
+        InvokeError::Timeout(_) => Failure::Failed {
+            status: ActivationStatus::DeveloperError,
+            error: ApiError::gateway_timeout(e.to_string()),
+        },
+        other => Failure::Failed {
+            status: ActivationStatus::DeveloperError,
+            error: ApiError::action_failed(other.to_string()),
+        },
     }
 }
 
@@ -109,5 +170,50 @@ impl From<wisp_registry::RegistryError> for ApiError {
             )),
             other => ApiError::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocation_errors_map_once() {
+        let status = |e| match failure(e) {
+            Failure::Refused(a) => (a.status, None),
+            Failure::Failed { status, error } => (error.status, Some(status)),
+        };
+        assert_eq!(
+            status(InvokeError::Throttled(wisp_invoker::Throttle::PoolBusy)),
+            (StatusCode::TOO_MANY_REQUESTS, None)
+        );
+        assert_eq!(
+            status(InvokeError::Request(BodyError::TooLarge(5))),
+            (StatusCode::PAYLOAD_TOO_LARGE, None)
+        );
+        assert_eq!(
+            status(InvokeError::Request(BodyError::Timeout(
+                std::time::Duration::from_secs(1)
+            ))),
+            (StatusCode::REQUEST_TIMEOUT, None)
+        );
+        assert_eq!(
+            status(InvokeError::Timeout(5)),
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                Some(ActivationStatus::DeveloperError)
+            )
+        );
+        assert_eq!(
+            status(InvokeError::Trap("x".into())),
+            (
+                StatusCode::BAD_GATEWAY,
+                Some(ActivationStatus::DeveloperError)
+            )
+        );
+        assert_eq!(
+            status(InvokeError::Internal("x".into())),
+            (StatusCode::INTERNAL_SERVER_ERROR, None)
+        );
     }
 }

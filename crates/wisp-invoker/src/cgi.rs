@@ -6,41 +6,55 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-/// The facts of a web request a command module is told about.
-#[derive(Debug, Clone, Default)]
-pub struct WebFacts {
+/// The facts of a web request a command module is told about, borrowed from the
+/// request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CgiRequest<'a> {
     /// HTTP method.
-    pub method: String,
-    /// Path below the action's route, always starting with `/`.
-    pub path_info: String,
+    pub method: &'a http::Method,
+    /// Request headers (credentials wisp consumed are already gone).
+    pub headers: &'a HeaderMap,
     /// Query string without the `?`.
-    pub query: String,
+    pub query: &'a str,
+    /// Path below the action's route, always starting with `/`.
+    pub path_info: &'a str,
     /// The route the action was reached under (e.g. `/fn/hello`).
-    pub script_name: String,
-    /// Request headers.
-    pub headers: HeaderMap,
+    pub script_name: &'a str,
     /// Length of the request body in bytes.
     pub content_length: usize,
     /// Peer address, when known.
     pub remote_addr: Option<std::net::SocketAddr>,
-    /// Host name and port the server was reached at.
-    pub server_name: String,
-    /// Port the server was reached at.
-    pub server_port: u16,
+}
+
+/// The host name and port a request was addressed to (its `Host` header).
+pub fn host_and_port(headers: &HeaderMap) -> (&str, u16) {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !h.ends_with(':') => match p.parse::<u16>() {
+            Ok(port) => (h, port),
+            Err(_) => (host, 80),
+        },
+        _ => (host, 80),
+    }
 }
 
 /// The CGI/1.1 environment (RFC 3875) plus `HTTP_*` variables for each header.
-pub fn cgi_env(f: &WebFacts) -> Vec<(String, String)> {
+/// `Authorization` and `Cookie` are never passed, as CGI servers do not.
+pub fn cgi_env(f: &CgiRequest<'_>) -> Vec<(String, String)> {
+    let (server_name, server_port) = host_and_port(f.headers);
     let mut env = vec![
         ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
         ("SERVER_PROTOCOL".into(), "HTTP/1.1".into()),
         ("SERVER_SOFTWARE".into(), "wisp".into()),
-        ("SERVER_NAME".into(), f.server_name.clone()),
-        ("SERVER_PORT".into(), f.server_port.to_string()),
-        ("REQUEST_METHOD".into(), f.method.clone()),
-        ("SCRIPT_NAME".into(), f.script_name.clone()),
-        ("PATH_INFO".into(), f.path_info.clone()),
-        ("QUERY_STRING".into(), f.query.clone()),
+        ("SERVER_NAME".into(), server_name.to_string()),
+        ("SERVER_PORT".into(), server_port.to_string()),
+        ("REQUEST_METHOD".into(), f.method.to_string()),
+        ("SCRIPT_NAME".into(), f.script_name.to_string()),
+        ("PATH_INFO".into(), f.path_info.to_string()),
+        ("QUERY_STRING".into(), f.query.to_string()),
         ("CONTENT_LENGTH".into(), f.content_length.to_string()),
         (
             "REQUEST_URI".into(),
@@ -60,7 +74,7 @@ pub fn cgi_env(f: &WebFacts) -> Vec<(String, String)> {
         env.push(("REMOTE_ADDR".into(), addr.ip().to_string()));
         env.push(("REMOTE_PORT".into(), addr.port().to_string()));
     }
-    for (name, value) in &f.headers {
+    for (name, value) in f.headers {
         // Credentials are never forwarded to guests.
         if name == http::header::AUTHORIZATION || name == http::header::COOKIE {
             continue;
@@ -217,7 +231,7 @@ fn truncate(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
-    fn env_of(f: &WebFacts) -> std::collections::HashMap<String, String> {
+    fn env_of(f: &CgiRequest<'_>) -> std::collections::HashMap<String, String> {
         cgi_env(f).into_iter().collect()
     }
 
@@ -228,16 +242,15 @@ mod tests {
         headers.insert("x-thing", HeaderValue::from_static("a"));
         headers.append("x-thing", HeaderValue::from_static("b"));
         headers.insert("authorization", HeaderValue::from_static("Basic secret"));
-        let f = WebFacts {
-            method: "POST".into(),
-            path_info: "/a/b".into(),
-            query: "x=1".into(),
-            script_name: "/fn/echo".into(),
-            headers,
+        headers.insert("host", HeaderValue::from_static("example.com:8080"));
+        let f = CgiRequest {
+            method: &http::Method::POST,
+            path_info: "/a/b",
+            query: "x=1",
+            script_name: "/fn/echo",
+            headers: &headers,
             content_length: 5,
             remote_addr: Some("127.0.0.1:4000".parse().unwrap()),
-            server_name: "localhost".into(),
-            server_port: 8080,
         };
         let env = env_of(&f);
         assert_eq!(env["REQUEST_METHOD"], "POST");
@@ -248,8 +261,29 @@ mod tests {
         assert_eq!(env["HTTP_X_THING"], "a, b");
         assert_eq!(env["REQUEST_URI"], "/fn/echo/a/b?x=1");
         assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
+        assert_eq!(
+            (env["SERVER_NAME"].as_str(), env["SERVER_PORT"].as_str()),
+            ("example.com", "8080")
+        );
         assert!(!env.contains_key("HTTP_AUTHORIZATION"));
         assert!(!env.contains_key("HTTP_CONTENT_TYPE"));
+    }
+
+    #[test]
+    fn host_header_split() {
+        let mut h = HeaderMap::new();
+        assert_eq!(host_and_port(&h), ("localhost", 80));
+        h.insert(
+            http::header::HOST,
+            HeaderValue::from_static("example.com:8080"),
+        );
+        assert_eq!(host_and_port(&h), ("example.com", 8080));
+        h.insert(http::header::HOST, HeaderValue::from_static("example.com"));
+        assert_eq!(host_and_port(&h), ("example.com", 80));
+        h.insert(http::header::HOST, HeaderValue::from_static("[::1]:81"));
+        assert_eq!(host_and_port(&h), ("[::1]", 81));
+        h.insert(http::header::HOST, HeaderValue::from_static("x:notaport"));
+        assert_eq!(host_and_port(&h), ("x:notaport", 80));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! WASI preview1 command modules: `_start` with stdin, stdout, stderr and an
-//! environment, and nothing else (no preopened directories, no sockets, no host
-//! environment variables).
+//! WASI preview1 command modules: `_start` with stdin, stdout, stderr, an
+//! environment and the action's grants (see [`sandbox`](crate::sandbox):
+//! `/data`, `/assets`), and nothing else: no sockets, no host environment.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store};
@@ -10,14 +11,22 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
+use crate::admission::Admitted;
 use crate::capture::Capture;
-use crate::sandbox::{Limiter, check_quota};
-use crate::{DeployError, InvokeError, InvokeLimits, RunFacts, classify};
+use crate::runner::{self, CallFacts, Captured, Guest, GuestState};
+use crate::sandbox::check_quota;
+use crate::{DeployError, InvokeError, InvokeLimits};
 
 /// Per-call state of a command instance.
 pub(crate) struct CommandState {
     wasi: WasiP1Ctx,
-    limiter: Limiter,
+    facts: CallFacts,
+}
+
+impl GuestState for CommandState {
+    fn facts(&mut self) -> &mut CallFacts {
+        &mut self.facts
+    }
 }
 
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<CommandState>> {
@@ -31,18 +40,17 @@ pub(crate) fn provided_imports(
     engine: &Engine,
     linker: &Linker<CommandState>,
 ) -> HashSet<(String, String)> {
-    let mut store = Store::new(engine, empty_state());
+    let mut store = Store::new(
+        engine,
+        CommandState {
+            wasi: WasiCtxBuilder::new().build_p1(),
+            facts: CallFacts::new(0),
+        },
+    );
     linker
         .iter(&mut store)
         .map(|(m, n, _)| (m.to_string(), n.to_string()))
         .collect()
-}
-
-fn empty_state() -> CommandState {
-    CommandState {
-        wasi: WasiCtxBuilder::new().build_p1(),
-        limiter: Limiter::new(0),
-    }
 }
 
 pub(crate) fn prepare(
@@ -71,27 +79,12 @@ pub(crate) fn prepare(
         .map_err(|e| DeployError::Invalid(format!("cannot link the module: {e:#}")))
 }
 
-/// What a command wrote and how it ended.
+/// What a command wrote; it exited with status 0.
 pub(crate) struct CommandOutput {
     pub stdout: Bytes,
     pub stderr: Bytes,
-    pub exit_code: i32,
     /// Time spent creating the instance.
-    pub init: std::time::Duration,
-}
-
-impl CommandOutput {
-    /// Fails unless the command exited with status 0.
-    pub fn success(&self) -> Result<(), InvokeError> {
-        if self.exit_code == 0 {
-            Ok(())
-        } else {
-            Err(InvokeError::Exit {
-                code: self.exit_code,
-                stderr: crate::tail(&self.stderr),
-            })
-        }
-    }
+    pub init: Duration,
 }
 
 /// Caps of a command's captured output.
@@ -103,14 +96,37 @@ pub(crate) struct OutputCaps {
     pub stdout_is: &'static str,
 }
 
+/// `_start` of a fresh instance; its exit status is its output.
+struct Start(InstancePre<CommandState>);
+
+impl Guest for Start {
+    type State = CommandState;
+    type Output = i32;
+
+    async fn run(self, store: &mut Store<CommandState>) -> wasmtime::Result<i32> {
+        let began = std::time::Instant::now();
+        let instance = self.0.instantiate_async(&mut *store).await?;
+        store.data_mut().facts.init = began.elapsed();
+        let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+        match start.call_async(&mut *store, ()).await {
+            Ok(()) => Ok(0),
+            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) => Ok(exit.0),
+                None => Err(e),
+            },
+        }
+    }
+}
+
 /// Runs `_start` in a fresh instance with `stdin` and `env`; stdout and stderr
-/// are captured up to the given caps.
+/// are captured up to the given caps. A non-zero exit status is an error.
 pub(crate) async fn run(
     pre: &InstancePre<CommandState>,
     stdin: Bytes,
-    env: Vec<(String, String)>,
+    env: &[(String, String)],
     limits: &InvokeLimits,
     output: OutputCaps,
+    admitted: Admitted,
     placement: crate::demote::Placement,
 ) -> Result<CommandOutput, InvokeError> {
     let stdout = Capture::new(output.stdout);
@@ -120,7 +136,7 @@ pub(crate) async fn run(
         .stdin(MemoryInputPipe::new(stdin))
         .stdout(stdout.clone())
         .stderr(stderr.clone())
-        .envs(&env)
+        .envs(env)
         .arg("main");
     limits
         .grants
@@ -128,54 +144,35 @@ pub(crate) async fn run(
         .map_err(InvokeError::Internal)?;
     let state = CommandState {
         wasi: builder.build_p1(),
-        limiter: Limiter::new(limits.memory_bytes),
+        facts: CallFacts::new(limits.memory_bytes),
     };
-    let mut store = Store::new(pre.module().engine(), state);
-    store.limiter(|s| &mut s.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
-
-    let pre = pre.clone();
-    let timeout = limits.timeout;
-    let guest = async move {
-        let mut init = std::time::Duration::ZERO;
-        let call = async {
-            let began = std::time::Instant::now();
-            let instance = pre.instantiate_async(&mut store).await?;
-            init = began.elapsed();
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call_async(&mut store, ()).await
-        };
-        let result = tokio::time::timeout(timeout, call).await;
-        (result, store.data().limiter.hit_memory, init)
-    };
-    let (result, hit_memory, init) = crate::demote::run(guest, placement)
-        .await
-        .map_err(|e| InvokeError::Internal(format!("instance task failed: {e}")))?;
-    let exit_code = match result {
-        Err(_) => return Err(InvokeError::Timeout(limits.timeout.as_millis() as u64)),
-        Ok(Ok(())) => 0,
-        Ok(Err(e)) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => exit.0,
-            None => {
-                return Err(classify(
-                    e,
-                    &RunFacts {
-                        hit_memory,
-                        memory_bytes: limits.memory_bytes,
-                        stdout: &stdout,
-                        stdout_is: output.stdout_is,
-                        stderr: &stderr,
-                    },
-                ));
-            }
-        },
-    };
+    let store = runner::new_store(pre.module().engine(), state);
+    let outcome = runner::run(
+        store,
+        Start(pre.clone()),
+        limits.timeout,
+        admitted,
+        placement,
+    )
+    .await;
+    let init = outcome.init;
+    let code = outcome.into_result(&Captured {
+        memory_bytes: limits.memory_bytes,
+        stdout: &stdout,
+        stdout_is: output.stdout_is,
+        stderr: &stderr,
+    })?;
     check_quota(&limits.grants)?;
+    let stderr = stderr.contents();
+    if code != 0 {
+        return Err(InvokeError::Exit {
+            code,
+            stderr: runner::tail(&stderr),
+        });
+    }
     Ok(CommandOutput {
         stdout: stdout.contents(),
-        stderr: stderr.contents(),
-        exit_code,
+        stderr,
         init,
     })
 }

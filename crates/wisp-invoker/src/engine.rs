@@ -36,9 +36,13 @@ pub const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
 pub const TABLE_KEEP_RESIDENT: usize = 1 << 20;
 /// Async stack bytes kept resident between uses.
 pub const STACK_KEEP_RESIDENT: usize = 128 << 10;
-/// Pages handed back to the kernel are batched: one decommit covers this many
-/// slots, which divides the number of cross-core TLB flushes by the same factor.
-pub const DECOMMIT_BATCH: usize = 16;
+/// Slots whose pages beyond the keep-resident windows go back to the kernel
+/// together. Batching divides the cross-core TLB flushes, but every slot waiting
+/// in a batch keeps its memory resident: 16 instances that each grew to 17 MiB
+/// (a 9 MiB upload read into a CGI command) held 270 MiB until the batch was
+/// flushed. Small functions stay within the keep-resident windows and decommit
+/// nothing, so returning each big instance's pages at once costs them nothing.
+pub const DECOMMIT_BATCH: usize = 1;
 /// Size of each guest's async stack (host frames and wasm frames share it).
 pub const ASYNC_STACK_SIZE: usize = 2 << 20;
 /// Deepest wasm stack a guest may use before a stack-overflow trap; below the

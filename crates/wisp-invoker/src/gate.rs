@@ -31,10 +31,11 @@ pub enum Refused {
 }
 
 impl Gate {
-    /// `slots` calls at once; up to `max_waiting` more wait up to `max_wait`.
+    /// `slots` calls at once (at least 1, at most what a semaphore can count);
+    /// up to `max_waiting` more wait up to `max_wait`.
     pub fn new(slots: usize, max_waiting: usize, max_wait: Duration) -> Self {
         Gate {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            slots: Arc::new(Semaphore::new(slots.clamp(1, Semaphore::MAX_PERMITS))),
             waiting: AtomicUsize::new(0),
             max_waiting,
             max_wait,
@@ -161,6 +162,12 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn an_absurd_size_is_clamped_not_a_panic() {
+        let gate = Gate::new(usize::MAX, 0, Duration::from_millis(10));
+        assert_eq!(gate.slots.available_permits(), Semaphore::MAX_PERMITS);
     }
 
     #[test]

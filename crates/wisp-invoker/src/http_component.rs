@@ -1,12 +1,13 @@
 //! `wasi:http/proxy` components, served as `wasmtime serve -S cli` serves them: the
-//! proxy world plus the WASI command interfaces, with no preopened directories, no
-//! host environment, no sockets and no outgoing HTTP.
+//! proxy world plus the WASI command interfaces. A component sees the action's
+//! grants (see [`sandbox`](crate::sandbox): `/data`, `/assets`, outgoing HTTP
+//! only to `allowed-outbound-hosts`) and nothing else: no host environment, no
+//! sockets. The request body is streamed to it as it arrives, under the cap.
 
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -14,12 +15,12 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::admission::Admitted;
+use crate::body::CappedBody;
 use crate::capture::Capture;
-use crate::sandbox::{Limiter, check_quota};
-use crate::{
-    Body, BoxError, Caps, DeployError, InvokeError, InvokeLimits, JsonOutcome, RunFacts,
-    WebRequest, classify,
-};
+use crate::runner::{self, CallFacts, Captured, Guest, GuestState};
+use crate::sandbox::check_quota;
+use crate::{Body, BoxError, Caps, DeployError, InvokeError, InvokeLimits, JsonOutcome};
 
 /// Header telling a component the route prefix it was reached under
 /// (e.g. `/fn/hello`), since it sees request paths relative to that route.
@@ -31,13 +32,19 @@ pub(crate) struct HttpState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: Outbound,
-    limiter: Limiter,
+    facts: CallFacts,
+}
+
+impl GuestState for HttpState {
+    fn facts(&mut self) -> &mut CallFacts {
+        &mut self.facts
+    }
 }
 
 /// Outgoing HTTP goes only to the hosts the action lists; everything else is
 /// refused with `HTTP-request-denied`.
 struct Outbound {
-    grants: crate::Grants,
+    grants: std::sync::Arc<crate::Grants>,
 }
 
 type SendResult = wasmtime_wasi_http::Result<(
@@ -131,93 +138,98 @@ fn new_store(
         hooks: Outbound {
             grants: limits.grants.clone(),
         },
-        limiter: Limiter::new(limits.memory_bytes),
+        facts: CallFacts::new(limits.memory_bytes),
     };
-    let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
-    Ok(store)
+    Ok(runner::new_store(engine, state))
 }
 
-/// Serves one request with a fresh instance, which holds `permit` until it ends.
-pub(crate) async fn invoke(
-    pre: &ProxyPre<HttpState>,
-    request: WebRequest,
-    limits: InvokeLimits,
-    permit: OwnedSemaphorePermit,
-    caps: Caps,
-    pool: crate::demote::Placement,
-) -> Result<(http::Response<Body>, LogPipes), InvokeError> {
-    let req = to_hyper_request(request)?;
-    run(pre, req, limits, permit, caps, pool).await
-}
-
-fn to_hyper_request(request: WebRequest) -> Result<http::Request<Full>, InvokeError> {
-    let f = request.facts;
-    let path_and_query = if f.query.is_empty() {
-        f.path_info.clone()
-    } else {
-        format!("{}?{}", f.path_info, f.query)
+/// The request as a component sees it: the path below the action's route, the
+/// route prefix in [`ROUTE_PREFIX_HEADER`], a `Host` always present, and the body
+/// streamed under `limit`.
+pub(crate) fn component_request<B>(
+    request: http::Request<B>,
+    prefix: &str,
+    path_info: &str,
+    limit: usize,
+) -> Result<http::Request<CappedBody<B>>, InvokeError> {
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("{path_info}?{q}"),
+        None => path_info.to_string(),
     };
-    let mut builder = http::Request::builder()
-        .method(f.method.as_str())
-        .uri(path_and_query);
-    if let Some(h) = builder.headers_mut() {
-        *h = f.headers;
-        if !h.contains_key(http::header::HOST) {
-            h.insert(
-                http::header::HOST,
-                http::HeaderValue::from_static("localhost"),
-            );
-        }
-        if let Ok(v) = http::HeaderValue::from_str(&f.script_name) {
-            h.insert(ROUTE_PREFIX_HEADER, v);
-        }
+    parts.uri = http::Uri::try_from(path_and_query)
+        .map_err(|e| InvokeError::Internal(format!("cannot build the request URI: {e}")))?;
+    if !parts.headers.contains_key(http::header::HOST) {
+        parts.headers.insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("localhost"),
+        );
     }
-    builder
-        .body(full(request.body))
-        .map_err(|e| InvokeError::Internal(format!("cannot build request: {e}")))
+    if let Ok(v) = http::HeaderValue::from_str(prefix) {
+        parts.headers.insert(ROUTE_PREFIX_HEADER, v);
+    }
+    Ok(http::Request::from_parts(
+        parts,
+        CappedBody::new(body, limit),
+    ))
 }
 
-type Full = http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+/// The guest's `handle` call; it owns the store and the admission ticket.
+type GuestCall = std::pin::Pin<Box<dyn Future<Output = runner::Outcome<()>> + Send>>;
 
-fn full(bytes: Bytes) -> Full {
-    http_body_util::Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
+/// `wasi:http/incoming-handler.handle` of a fresh instance.
+struct Handle {
+    pre: ProxyPre<HttpState>,
+    request: wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostIncomingRequest>,
+    out: wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostResponseOutparam>,
+    init_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// The outcome of the guest's `handle` call, with its time limit applied, and
-/// whether it was refused memory beyond its limit.
-struct GuestOutcome {
-    result: Result<wasmtime::Result<()>, tokio::time::error::Elapsed>,
-    hit_memory: bool,
-}
-/// The guest's `handle` call; it owns the store and the instance slot.
-type GuestCall = std::pin::Pin<Box<dyn Future<Output = GuestOutcome> + Send>>;
+impl Guest for Handle {
+    type State = HttpState;
+    type Output = ();
 
-/// Runs the guest in the caller's task (no task spawn, no cross-thread wake-up on
-/// the common path) until it has set a response; the rest of its run, such as
-/// streaming the body, is driven by polling the response body (see
+    async fn run(self, store: &mut Store<HttpState>) -> wasmtime::Result<()> {
+        let began = std::time::Instant::now();
+        let proxy = self.pre.instantiate_async(&mut *store).await?;
+        let init = began.elapsed();
+        store.data_mut().facts.init = init;
+        self.init_us.store(
+            init.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut *store, self.request, self.out)
+            .await
+    }
+}
+
+/// Serves one request with a fresh instance, which holds `admitted` until it
+/// ends. Runs the guest in the caller's task (no task spawn, no cross-thread
+/// wake-up on the common path) until it has set a response; the rest of its
+/// run, such as streaming the body, is driven by polling the response body (see
 /// [`DrivingBody`]).
-async fn run(
+pub(crate) async fn invoke<B>(
     pre: &ProxyPre<HttpState>,
-    req: http::Request<Full>,
-    limits: InvokeLimits,
-    permit: OwnedSemaphorePermit,
+    req: http::Request<B>,
+    limits: &InvokeLimits,
+    admitted: Admitted,
     caps: Caps,
     pool: crate::demote::Placement,
-) -> Result<(http::Response<Body>, LogPipes), InvokeError> {
+) -> Result<(http::Response<Body>, LogPipes), InvokeError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+{
     let logs = LogPipes {
         stdout: Capture::new(caps.log_bytes),
         stderr: Capture::new(caps.log_bytes),
         init_us: Default::default(),
     };
-    let init_us = logs.init_us.clone();
-    let mut store = new_store(pre.engine(), &limits, &logs.stdout, &logs.stderr)?;
+    let mut store = new_store(pre.engine(), limits, &logs.stdout, &logs.stderr)?;
     let internal = |e: wasmtime::Error| InvokeError::Internal(format!("{e:#}"));
-    let req = store
+    let request = store
         .data_mut()
         .http()
         .new_incoming_request(Scheme::Http, req)
@@ -228,57 +240,33 @@ async fn run(
         .http()
         .new_response_outparam(tx)
         .map_err(internal)?;
-    let pre = pre.clone();
-    let timeout = limits.timeout;
-    let guest = async move {
-        let call = async {
-            let began = std::time::Instant::now();
-            let proxy = pre.instantiate_async(&mut store).await?;
-            init_us.store(
-                began.elapsed().as_micros() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, req, out)
-                .await
-        };
-        let result = tokio::time::timeout(timeout, call).await;
-        let hit_memory = store.data().limiter.hit_memory;
-        drop(store);
-        drop(permit);
-        GuestOutcome { result, hit_memory }
+    let handle = Handle {
+        pre: pre.clone(),
+        request,
+        out,
+        init_us: logs.init_us.clone(),
     };
-    let mut guest: GuestCall = Box::pin(async move {
-        crate::demote::run(guest, pool)
-            .await
-            .unwrap_or_else(|e| GuestOutcome {
-                result: Ok(Err(wasmtime::format_err!("instance task failed: {e}"))),
-                hit_memory: false,
-            })
-    });
-    let fail = |outcome: GuestOutcome, logs: &LogPipes| -> InvokeError {
-        match outcome.result {
-            Err(_elapsed) => InvokeError::Timeout(timeout.as_millis() as u64),
-            Ok(Err(e)) => classify(
-                e,
-                &RunFacts {
-                    hit_memory: outcome.hit_memory,
-                    memory_bytes: limits.memory_bytes,
-                    stdout: &logs.stdout,
-                    stdout_is: "stdout",
-                    stderr: &logs.stderr,
-                },
-            ),
-            Ok(Ok(())) => {
+    let mut guest: GuestCall = Box::pin(runner::run(store, handle, limits.timeout, admitted, pool));
+    let fail = |outcome: runner::Outcome<()>, logs: &LogPipes| -> InvokeError {
+        let captured = Captured {
+            memory_bytes: limits.memory_bytes,
+            stdout: &logs.stdout,
+            stdout_is: "stdout",
+            stderr: &logs.stderr,
+        };
+        match outcome.into_result(&captured) {
+            Err(e) => e,
+            Ok(()) => {
                 InvokeError::BadOutput("the component returned without setting a response".into())
             }
         }
     };
+    let succeeded =
+        |outcome: &runner::Outcome<()>| outcome.result.as_ref().is_ok_and(|r| r.is_ok());
 
     enum First {
         Response(Result<Result<HyperResponse, ErrorCode>, RecvError>),
-        Finished(GuestOutcome),
+        Finished(runner::Outcome<()>),
     }
     let first = std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = std::pin::Pin::new(&mut rx).poll(cx) {
@@ -298,18 +286,13 @@ async fn run(
         First::Response(r) => {
             match std::future::poll_fn(|cx| Poll::Ready(guest.as_mut().poll(cx))).await {
                 Poll::Pending => (r, Some(guest)),
-                Poll::Ready(outcome) => {
-                    if outcome.result.as_ref().is_ok_and(|r| r.is_ok()) {
-                        (r, None)
-                    } else {
-                        return Err(fail(outcome, &logs));
-                    }
-                }
+                Poll::Ready(outcome) if succeeded(&outcome) => (r, None),
+                Poll::Ready(outcome) => return Err(fail(outcome, &logs)),
             }
         }
         First::Finished(outcome) => match rx.try_recv() {
             // The guest set its response and then returned.
-            Ok(r) if outcome.result.as_ref().is_ok_and(|r| r.is_ok()) => (Ok(r), None),
+            Ok(r) if succeeded(&outcome) => (Ok(r), None),
             _ => return Err(fail(outcome, &logs)),
         },
     };
@@ -454,8 +437,8 @@ pub(crate) struct LogPipes {
 pub(crate) async fn invoke_json(
     pre: &ProxyPre<HttpState>,
     input: Bytes,
-    limits: InvokeLimits,
-    permit: OwnedSemaphorePermit,
+    limits: &InvokeLimits,
+    admitted: Admitted,
     caps: Caps,
     pool: crate::demote::Placement,
 ) -> Result<JsonOutcome, InvokeError> {
@@ -464,11 +447,14 @@ pub(crate) async fn invoke_json(
         .uri("/")
         .header(http::header::HOST, "localhost")
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(full(input))
+        .body(
+            http_body_util::Full::new(input)
+                .map_err(|never| -> wasmtime_wasi_http::Error { match never {} }),
+        )
         .map_err(|e| InvokeError::Internal(format!("cannot build request: {e}")))?;
     let timeout = limits.timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let (response, logs) = run(pre, req, limits, permit, caps, pool).await?;
+    let (response, logs) = invoke(pre, req, limits, admitted, caps, pool).await?;
     let status = response.status();
     let body = tokio::time::timeout_at(deadline, response.into_body().collect())
         .await
@@ -499,7 +485,6 @@ pub(crate) async fn invoke_json(
     Ok(JsonOutcome {
         result,
         logs: lines,
-        wait: std::time::Duration::ZERO,
         init: std::time::Duration::from_micros(
             logs.init_us.load(std::sync::atomic::Ordering::Relaxed),
         ),

@@ -13,7 +13,14 @@
 //! - WASI preview1 command modules ([`Shape::Command`]), called with CGI
 //!   conventions for web requests and JSON on stdin/stdout for API calls
 //!   (see [`cgi`]).
+//!
+//! A call goes: [`Invoker::admit`] (the action's cap, its reservation, a slot of
+//! the shared pool; before the request body is read), then
+//! [`Invoker::invoke_web`] or [`Invoker::invoke_json`], which run it through the
+//! one per-call runner (`runner.rs`) both shapes share.
 
+pub mod admission;
+pub mod body;
 pub mod cache;
 mod capture;
 pub mod cgi;
@@ -22,6 +29,7 @@ pub mod demote;
 pub mod engine;
 pub mod gate;
 mod http_component;
+mod runner;
 pub mod sandbox;
 
 use std::collections::{HashMap, HashSet};
@@ -31,38 +39,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Engine;
 
+pub use admission::{ActionSlots, Admitted, Throttle};
+pub use body::BodyError;
 pub use cache::DiskCache;
-pub use cgi::WebFacts;
 pub use engine::EngineConfig;
 pub use http_component::ROUTE_PREFIX_HEADER;
 pub use sandbox::Grants;
+pub use wisp_api::{Shape, Warmth};
 
 /// Error type carried by response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body of responses produced by guests.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
-
-/// The shape of a function, detected from its binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// A `wasi:http/proxy` component exporting `wasi:http/incoming-handler`.
-    Http,
-    /// A WASI preview1 command module exporting `_start`.
-    Command,
-}
-
-impl Shape {
-    /// The name stored in the registry.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Shape::Http => "http",
-            Shape::Command => "command",
-        }
-    }
-}
 
 /// Reads the binary's preamble: `\0asm`, then version 1 for core modules or the
 /// component-model layer for components.
@@ -132,15 +122,19 @@ pub enum InvokeError {
     /// The guest's output broke the ABI (no JSON result, no response).
     #[error("{0}")]
     BadOutput(String),
-    /// Every instance slot is busy and the wait for one timed out.
-    #[error("too many invocations in flight; retry later")]
-    Overloaded,
+    /// Admission refused the call (HTTP 429).
+    #[error("{0}")]
+    Throttled(Throttle),
+    /// The request body could not be read.
+    #[error("{0}")]
+    Request(BodyError),
     /// A failure of wisp itself.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-/// Limits and grants one invocation runs under.
+/// Limits and grants the calls of one action run under, resolved once when the
+/// action is published.
 #[derive(Debug, Clone)]
 pub struct InvokeLimits {
     /// Wall-clock deadline.
@@ -148,43 +142,25 @@ pub struct InvokeLimits {
     /// Most linear memory, in bytes.
     pub memory_bytes: usize,
     /// Directories and hosts the action may reach.
-    pub grants: Grants,
-    /// Instance slots set aside for this action, tried before the shared pool.
-    pub reserved: Option<Arc<gate::Reservation>>,
+    pub grants: Arc<Grants>,
 }
 
-/// Where a call's compiled code came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Warmth {
-    /// Compiled code and template were in memory.
-    Hot,
-    /// Loaded from the disk cache (a cold start without compiling).
-    Disk,
-    /// Compiled from the WebAssembly binary.
-    Compiled,
-}
-
-impl Warmth {
-    /// `hot`, `cold-disk` or `cold-compiled`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Warmth::Hot => "hot",
-            Warmth::Disk => "cold-disk",
-            Warmth::Compiled => "cold-compiled",
-        }
-    }
-}
-
-/// A web request as the invoker sees it: the body is already read.
+/// A web call as the invoker takes it: the request with its body still unread
+/// (credentials wisp consumed already removed), and where it was routed.
 #[derive(Debug)]
-pub struct WebRequest {
-    /// Method, headers, path below the route and the rest of the request facts.
-    pub facts: WebFacts,
-    /// The request body.
-    pub body: Bytes,
-    /// Environment variables the action declares (its parameters), given to
-    /// command modules after the CGI variables.
-    pub env: Vec<(String, String)>,
+pub struct WebCall<'a, B> {
+    /// The request; its body is streamed to components, read under the cap for
+    /// commands.
+    pub request: http::Request<B>,
+    /// The route prefix the action was reached under (e.g. `/fn/hello`).
+    pub prefix: &'a str,
+    /// The path below it, starting with `/`.
+    pub path_info: &'a str,
+    /// The caller's address.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The action's parameters as environment variables, given to command
+    /// modules after the CGI variables.
+    pub env: &'a [(String, String)],
 }
 
 /// The outcome of an API (JSON) invocation.
@@ -194,8 +170,6 @@ pub struct JsonOutcome {
     pub result: serde_json::Value,
     /// Log lines: stdout before the result line, then stderr.
     pub logs: Vec<LogLine>,
-    /// Time spent waiting for an instance slot.
-    pub wait: Duration,
     /// Time spent creating the instance.
     pub init: Duration,
 }
@@ -282,16 +256,20 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// How invocations of one process share the machine, and the output caps.
+/// How invocations of one process share the machine, and the caps of every
+/// call. Built from the server's configuration (`wisp serve`), which holds every
+/// default.
 #[derive(Debug, Clone)]
 pub struct InvokerConfig {
     /// Engine settings.
     pub engine: EngineConfig,
-    /// How long a call waits for a free instance slot before it is refused.
-    pub queue_timeout: Duration,
-    /// Most calls waiting for an instance slot at once; beyond, calls are refused
-    /// at once.
-    pub max_queue: usize,
+    /// How calls wait for admission.
+    pub queue: QueueConfig,
+    /// Largest request body of one call, in bytes (streamed to components,
+    /// read whole for commands).
+    pub max_request_bytes: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// Bytes of stdout and of stderr kept as logs of one call (OpenWhisk: 10 MB).
     pub max_log_bytes: usize,
     /// Bytes of one API call's JSON result (OpenWhisk: 1 MB).
@@ -303,18 +281,14 @@ pub struct InvokerConfig {
     pub long_running_threads: usize,
 }
 
-impl Default for InvokerConfig {
-    fn default() -> Self {
-        InvokerConfig {
-            engine: EngineConfig::default(),
-            queue_timeout: Duration::from_secs(5),
-            max_queue: 1024,
-            max_log_bytes: 10 << 20,
-            max_result_bytes: 1 << 20,
-            max_response_bytes: 10 << 20,
-            long_running_threads: 1,
-        }
-    }
+/// How calls wait for an instance slot, of the shared pool or of an action's own
+/// cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// How long a call waits before it is refused.
+    pub queue_timeout: Duration,
+    /// Most calls waiting at once; beyond, calls are refused at once.
+    pub max_queue: usize,
 }
 
 /// The engine, the linkers, the compiled-code caches and the instance slots.
@@ -326,16 +300,19 @@ pub struct Invoker {
     command_imports: HashSet<(String, String)>,
     disk: DiskCache,
     memory: Mutex<HashMap<String, Arc<Prepared>>>,
-    slots: gate::Gate,
+    slots: Arc<gate::Gate>,
+    queue: QueueConfig,
     capacity: usize,
     caps: Caps,
     long_running: demote::LongRunningPool,
     _ticker: engine::EpochTicker,
 }
 
-/// Output caps of every call.
+/// Caps of every call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Caps {
+    pub request_bytes: usize,
+    pub body_timeout: Duration,
     pub log_bytes: usize,
     pub result_bytes: usize,
     pub response_bytes: usize,
@@ -359,8 +336,15 @@ impl Invoker {
             disk,
             memory: Mutex::new(HashMap::new()),
             capacity,
-            slots: gate::Gate::new(capacity, config.max_queue, config.queue_timeout),
+            slots: Arc::new(gate::Gate::new(
+                capacity,
+                config.queue.max_queue,
+                config.queue.queue_timeout,
+            )),
+            queue: config.queue,
             caps: Caps {
+                request_bytes: config.max_request_bytes,
+                body_timeout: config.body_timeout,
                 log_bytes: config.max_log_bytes,
                 result_bytes: config.max_result_bytes,
                 response_bytes: config.max_response_bytes,
@@ -456,17 +440,6 @@ impl Invoker {
             .unwrap_or_default()
     }
 
-    /// Takes up to `n` free instance slots out of the shared pool for one
-    /// action (see [`gate::Reservation`]).
-    pub fn reserve(&self, n: usize) -> Arc<gate::Reservation> {
-        Arc::new(self.slots.reserve(n))
-    }
-
-    /// Returns a reservation's slots to the shared pool once its calls end.
-    pub async fn release(&self, reservation: Arc<gate::Reservation>) {
-        self.slots.release(reservation).await;
-    }
-
     /// Loads the artifact from the disk cache, or compiles (and stores) it;
     /// returns it with its size and where it came from.
     fn load_or_compile<T: Artifact>(
@@ -507,34 +480,32 @@ impl Invoker {
         }
     }
 
-    async fn acquire_slot(
-        &self,
-        limits: &InvokeLimits,
-    ) -> Result<OwnedSemaphorePermit, InvokeError> {
-        if let Some(permit) = limits.reserved.as_ref().and_then(|r| r.try_enter()) {
-            return Ok(permit);
-        }
-        self.slots
-            .enter()
-            .await
-            .map_err(|_| InvokeError::Overloaded)
-    }
-
-    /// Answers a web request with a fresh instance.
-    pub async fn invoke_web(
+    /// Answers a web request with a fresh instance. A component gets the body
+    /// streamed as it arrives; a command's is read whole (under the cap) first.
+    pub async fn invoke_web<B>(
         &self,
         prepared: &Prepared,
-        request: WebRequest,
-        limits: InvokeLimits,
-    ) -> Result<(http::Response<Body>, WebLogs), InvokeError> {
-        let permit = self.acquire_slot(&limits).await?;
+        admitted: Admitted,
+        call: WebCall<'_, B>,
+        limits: &InvokeLimits,
+    ) -> Result<(http::Response<Body>, WebLogs), InvokeError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
         match &prepared.template {
             Template::Http(pre) => {
+                let request = http_component::component_request(
+                    call.request,
+                    call.prefix,
+                    call.path_info,
+                    self.caps.request_bytes,
+                )?;
                 let (response, logs) = http_component::invoke(
                     pre,
                     request,
                     limits,
-                    permit,
+                    admitted,
                     self.caps,
                     self.placement(prepared),
                 )
@@ -548,26 +519,39 @@ impl Invoker {
                 ))
             }
             Template::Command(pre) => {
-                let env = cgi::cgi_env(&request.facts)
-                    .into_iter()
-                    .chain(request.env)
-                    .collect();
+                let (parts, body) = call.request.into_parts();
+                let body =
+                    if parts.method == http::Method::GET || parts.method == http::Method::HEAD {
+                        Bytes::new()
+                    } else {
+                        body::read_body(body, self.caps.request_bytes, self.caps.body_timeout)
+                            .await
+                            .map_err(InvokeError::Request)?
+                    };
+                let mut env = cgi::cgi_env(&cgi::CgiRequest {
+                    method: &parts.method,
+                    headers: &parts.headers,
+                    query: parts.uri.query().unwrap_or(""),
+                    path_info: call.path_info,
+                    script_name: call.prefix,
+                    content_length: body.len(),
+                    remote_addr: call.peer,
+                });
+                env.extend_from_slice(call.env);
                 let out = command::run(
                     pre,
-                    request.body,
-                    env,
-                    &limits,
+                    body,
+                    &env,
+                    limits,
                     command::OutputCaps {
                         stdout: self.caps.response_bytes,
                         stderr: self.caps.log_bytes,
                         stdout_is: "response",
                     },
+                    admitted,
                     self.placement(prepared),
                 )
-                .await;
-                drop(permit);
-                let out = out?;
-                out.success()?;
+                .await?;
                 let lines: Vec<LogLine> =
                     tagged("stderr", cgi::log_lines(&out.stderr, false)).collect();
                 let cgi = cgi::parse_cgi_output(out.stdout);
@@ -588,12 +572,10 @@ impl Invoker {
     pub async fn invoke_json(
         &self,
         prepared: &Prepared,
+        admitted: Admitted,
         params: &serde_json::Value,
-        limits: InvokeLimits,
+        limits: &InvokeLimits,
     ) -> Result<JsonOutcome, InvokeError> {
-        let waiting = std::time::Instant::now();
-        let permit = self.acquire_slot(&limits).await?;
-        let wait = waiting.elapsed();
         let input = Bytes::from(
             serde_json::to_vec(params)
                 .map_err(|e| InvokeError::Internal(format!("cannot encode parameters: {e}")))?,
@@ -604,7 +586,7 @@ impl Invoker {
                     pre,
                     input,
                     limits,
-                    permit,
+                    admitted,
                     self.caps,
                     self.placement(prepared),
                 )
@@ -614,20 +596,18 @@ impl Invoker {
                 let out = command::run(
                     pre,
                     input,
-                    Vec::new(),
-                    &limits,
+                    &[],
+                    limits,
                     command::OutputCaps {
                         // stdout carries the logs and the result line.
                         stdout: self.caps.log_bytes + self.caps.result_bytes,
                         stderr: self.caps.log_bytes,
                         stdout_is: "stdout",
                     },
+                    admitted,
                     self.placement(prepared),
                 )
-                .await;
-                drop(permit);
-                let out = out?;
-                out.success()?;
+                .await?;
                 let result = cgi::json_result(&out.stdout).map_err(InvokeError::BadOutput)?;
                 let logs = tagged("stdout", cgi::log_lines(&out.stdout, true))
                     .chain(tagged("stderr", cgi::log_lines(&out.stderr, false)))
@@ -635,13 +615,10 @@ impl Invoker {
                 JsonOutcome {
                     result,
                     logs,
-                    wait: Duration::ZERO,
                     init: out.init,
                 }
             }
         };
-        let mut outcome = outcome;
-        outcome.wait = wait;
         let size = serde_json::to_vec(&outcome.result)
             .map(|v| v.len())
             .unwrap_or(0);
@@ -696,62 +673,6 @@ impl Artifact for wasmtime::component::Component {
         // SAFETY: as for modules above.
         unsafe { wasmtime::component::Component::deserialize_file(engine, path) }
     }
-}
-
-/// What the host knows about a guest's run beyond its error: whether it hit its
-/// memory limit, and whether it wrote past a cap.
-pub(crate) struct RunFacts<'a> {
-    pub hit_memory: bool,
-    pub memory_bytes: usize,
-    pub stdout: &'a capture::Capture,
-    /// What stdout is to the caller: `stdout`, or `response` for CGI web calls.
-    pub stdout_is: &'static str,
-    pub stderr: &'a capture::Capture,
-}
-
-/// Turns a wasmtime error from running a guest into an [`InvokeError`].
-fn classify(e: wasmtime::Error, facts: &RunFacts<'_>) -> InvokeError {
-    let stderr = facts.stderr.contents();
-    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return InvokeError::Exit {
-            code: exit.0,
-            stderr: tail(&stderr),
-        };
-    }
-    if facts.stdout.overflowed() {
-        return InvokeError::OutputTooLarge {
-            what: facts.stdout_is,
-            limit: facts.stdout.cap(),
-        };
-    }
-    if facts.stderr.overflowed() {
-        return InvokeError::OutputTooLarge {
-            what: "stderr",
-            limit: facts.stderr.cap(),
-        };
-    }
-    if facts.hit_memory {
-        return InvokeError::MemoryLimit((facts.memory_bytes >> 20) as u64);
-    }
-    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        let mut msg = match trap {
-            wasmtime::Trap::StackOverflow => "stack overflow (call stack exhausted)".to_string(),
-            other => other.to_string(),
-        };
-        let err = tail(&stderr);
-        if !err.is_empty() {
-            msg = format!("{msg}; stderr: {err}");
-        }
-        return InvokeError::Trap(msg);
-    }
-    InvokeError::Trap(format!("{e:#}"))
-}
-
-/// The last few hundred bytes of a stream, as text.
-fn tail(bytes: &[u8]) -> String {
-    const MAX: usize = 512;
-    let start = bytes.len().saturating_sub(MAX);
-    String::from_utf8_lossy(&bytes[start..]).trim().to_string()
 }
 
 #[cfg(test)]

@@ -120,6 +120,7 @@ pub fn dir_size(dir: &Path) -> u64 {
 
 /// Enforces an instance's memory limit and remembers whether the guest hit it, so
 /// the failure that follows can be reported as what it is.
+#[derive(Debug)]
 pub(crate) struct Limiter {
     memory_bytes: usize,
     /// Set when a growth beyond the limit was refused.

@@ -21,8 +21,11 @@ mod report;
 mod run;
 
 pub use duration::parse_duration;
-pub use plan::{ClientStart, MAX_CALLS, MAX_CLIENTS, MAX_DURATION, MAX_TIMEOUT, Pattern, Plan};
+pub use plan::{
+    ClientStart, LoadPattern, MAX_CALLS, MAX_CLIENTS, MAX_DURATION, MAX_TIMEOUT, Pattern, Plan,
+};
 pub use report::{
     CallRecord, ErrorKind, Latency, Report, Summary, summarize, write_csv, write_json, write_table,
 };
-pub use run::{CLIENT_ID_HEADER, run};
+pub use run::run;
+pub use wisp_api::CLIENT_ID_HEADER;

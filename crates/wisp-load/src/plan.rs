@@ -1,14 +1,11 @@
 //! What a run does: the access pattern, how many clients and calls, when each
 //! client starts, and the one request every call sends.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
-use serde::Serialize;
 
 /// Most calls one run may make (clients × calls per client).
 pub const MAX_CALLS: usize = 1_000_000;
@@ -19,73 +16,51 @@ pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// Longest time limit of one call ([`Plan::timeout`]): one hour.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// One of the paper's three serverless access patterns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pattern {
-    /// Single Client, Multiple Access: one client, sequential calls.
-    Scma,
-    /// Multiple Client, Single Access: many clients, one call each, starts ramped.
-    Mcsa,
-    /// Multiple Client, Multiple Access: many clients, several sequential calls
-    /// each, starts ramped.
-    Mcma,
+pub use wisp_api::Pattern;
+
+/// What a load run does for each access pattern by default.
+pub trait LoadPattern {
+    /// Clients when none are given: SCMA 1, MCSA 25, MCMA 5.
+    fn default_clients(self) -> usize;
+    /// Calls per client when none are given: SCMA 25, MCSA 1, MCMA 5.
+    fn default_calls(self) -> usize;
+    /// Ramp-up when none is given: SCMA none (its one client starts at once),
+    /// MCSA and MCMA 5 s.
+    fn default_ramp(self) -> Duration;
+    /// The lowercase name: `scma`, `mcsa` or `mcma`.
+    fn name(self) -> &'static str;
 }
 
-impl Pattern {
-    /// Clients when none are given: SCMA 1, MCSA 25, MCMA 5.
-    pub fn default_clients(self) -> usize {
+impl LoadPattern for Pattern {
+    fn default_clients(self) -> usize {
         match self {
-            Pattern::Scma => 1,
+            Pattern::Scma | Pattern::Idle => 1,
             Pattern::Mcsa => 25,
             Pattern::Mcma => 5,
         }
     }
 
-    /// Calls per client when none are given: SCMA 25, MCSA 1, MCMA 5.
-    pub fn default_calls(self) -> usize {
+    fn default_calls(self) -> usize {
         match self {
             Pattern::Scma => 25,
-            Pattern::Mcsa => 1,
+            Pattern::Mcsa | Pattern::Idle => 1,
             Pattern::Mcma => 5,
         }
     }
 
-    /// Ramp-up when none is given: SCMA none (its one client starts at once),
-    /// MCSA and MCMA 5 s.
-    pub fn default_ramp(self) -> Duration {
+    fn default_ramp(self) -> Duration {
         match self {
-            Pattern::Scma => Duration::ZERO,
+            Pattern::Scma | Pattern::Idle => Duration::ZERO,
             Pattern::Mcsa | Pattern::Mcma => Duration::from_secs(5),
         }
     }
 
-    /// The lowercase name: `scma`, `mcsa` or `mcma`.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
+            Pattern::Idle => "idle",
             Pattern::Scma => "scma",
             Pattern::Mcsa => "mcsa",
             Pattern::Mcma => "mcma",
-        }
-    }
-}
-
-impl fmt::Display for Pattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Pattern {
-    type Err = anyhow::Error;
-
-    /// `scma`, `mcsa` or `mcma`, in any case.
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "scma" => Ok(Pattern::Scma),
-            "mcsa" => Ok(Pattern::Mcsa),
-            "mcma" => Ok(Pattern::Mcma),
-            _ => bail!("unknown access pattern {s:?}: use scma, mcsa or mcma"),
         }
     }
 }
@@ -137,6 +112,9 @@ impl Plan {
             .parse()
             .with_context(|| format!("{url:?} is not a valid URL"))?;
         check_url(&url)?;
+        if pattern == Pattern::Idle {
+            bail!("idle is not a load pattern: use scma, mcsa or mcma");
+        }
         Ok(Plan {
             pattern,
             clients: pattern.default_clients(),
@@ -268,11 +246,21 @@ mod tests {
 
     #[test]
     fn pattern_parses_in_any_case() -> anyhow::Result<()> {
-        assert_eq!("scma".parse::<Pattern>()?, Pattern::Scma);
-        assert_eq!("MCSA".parse::<Pattern>()?, Pattern::Mcsa);
-        assert_eq!("McMa".parse::<Pattern>()?, Pattern::Mcma);
+        assert_eq!(
+            "scma".parse::<Pattern>().map_err(anyhow::Error::msg)?,
+            Pattern::Scma
+        );
+        assert_eq!(
+            "MCSA".parse::<Pattern>().map_err(anyhow::Error::msg)?,
+            Pattern::Mcsa
+        );
+        assert_eq!(
+            "McMa".parse::<Pattern>().map_err(anyhow::Error::msg)?,
+            Pattern::Mcma
+        );
         assert!("mcxx".parse::<Pattern>().is_err());
-        assert_eq!(Pattern::Mcma.to_string(), "mcma");
+        assert_eq!(Pattern::Mcma.name(), "mcma");
+        assert!(Plan::new(Pattern::Idle, "http://127.0.0.1:1/").is_err());
         Ok(())
     }
 

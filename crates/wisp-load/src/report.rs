@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::plan::Pattern;
+use crate::plan::{LoadPattern, Pattern};
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -109,7 +109,8 @@ pub struct Summary {
 pub struct Report {
     /// Identifies the run; client `i` sent `X-Client-Id: <run_id>-<i>`.
     pub run_id: String,
-    /// The access pattern.
+    /// The access pattern, lowercase.
+    #[serde(serialize_with = "lowercase")]
     pub pattern: Pattern,
     /// The URL called.
     pub url: String,
@@ -293,6 +294,11 @@ pub fn write_table(report: &Report, mut out: impl Write) -> io::Result<()> {
         report.run_id
     )?;
     out.flush()
+}
+
+/// A pattern as the report writes it: `scma`, `mcsa`, `mcma`.
+fn lowercase<S: serde::Serializer>(p: &Pattern, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.name())
 }
 
 #[cfg(test)]

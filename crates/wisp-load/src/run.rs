@@ -19,12 +19,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use wisp_api::CLIENT_ID_HEADER;
+
 use crate::plan::{ClientStart, Plan};
 use crate::report::{CallRecord, ErrorKind, Report, ms, summarize};
-
-/// The header naming the calling client on every call:
-/// `X-Client-Id: <run-id>-<client index>`.
-pub const CLIENT_ID_HEADER: &str = "x-client-id";
 
 /// Where every call goes, worked out once before the run.
 struct Target {

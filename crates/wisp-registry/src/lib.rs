@@ -7,11 +7,13 @@
 //! for many nodes can implement the same trait.
 //!
 //! ```
-//! use wisp_registry::{ActionRecord, Limits, RedbRegistry, Registry};
+//! use wisp_api::{ActionDoc, Policy, Shape, resolve::resolve};
+//! use wisp_registry::{ActionRecord, RedbRegistry, Registry};
 //! let dir = tempfile::tempdir().unwrap();
 //! let reg = RedbRegistry::open(dir.path().join("registry.redb")).unwrap();
 //! let module = b"\0asm\x01\0\0\0";
-//! let rec = ActionRecord::new("guest", "hello", wisp_registry::module_hash(module), "command");
+//! let spec = resolve(ActionDoc::default(), None, &Policy::default()).unwrap();
+//! let rec = ActionRecord::new("guest", "hello", wisp_registry::module_hash(module), Shape::Command, spec);
 //! reg.put_action(rec, module, false).unwrap();
 //! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
 //! ```
@@ -19,6 +21,7 @@
 mod redb_store;
 
 pub use redb_store::RedbRegistry;
+pub use wisp_api::ActionRecord;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,86 +39,6 @@ pub enum RegistryError {
 
 /// Result type of registry operations.
 pub type Result<T> = std::result::Result<T, RegistryError>;
-
-/// A `{"key": ..., "value": ...}` pair, as OpenWhisk stores parameters and annotations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyValue {
-    /// The name.
-    pub key: String,
-    /// Any JSON value.
-    pub value: serde_json::Value,
-}
-
-/// Resource limits of one action (OpenWhisk's `limits` object, plus wisp's own).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    /// Wall-clock limit of one invocation, in milliseconds.
-    pub timeout: u64,
-    /// Most linear memory one instance may grow to, in MiB.
-    pub memory: u64,
-    /// Quota of the private `/data` directory in MiB; 0 means no `/data`.
-    #[serde(default)]
-    pub storage: u64,
-    /// Most instances of this action running at once; 0 means only the server's
-    /// global cap applies.
-    #[serde(default)]
-    pub instances: u64,
-}
-
-impl Default for Limits {
-    /// OpenWhisk's defaults: 60 s and 256 MB; no `/data`, no per-action cap.
-    fn default() -> Self {
-        Limits {
-            timeout: 60_000,
-            memory: 256,
-            storage: 0,
-            instances: 0,
-        }
-    }
-}
-
-/// The stored, resolved form of a deployed action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActionRecord {
-    /// Namespace the action belongs to.
-    pub namespace: String,
-    /// Action name, unique within its namespace.
-    pub name: String,
-    /// Semantic version, `0.0.1` at creation, patch bumped on each update.
-    pub version: String,
-    /// Lowercase hex SHA-256 of the module bytes.
-    pub module_hash: String,
-    /// Size of the module in bytes.
-    pub module_size: u64,
-    /// Function shape detected at deploy time (`http` or `command`).
-    pub shape: String,
-    /// Resource limits.
-    pub limits: Limits,
-    /// Default parameters.
-    pub parameters: Vec<KeyValue>,
-    /// Annotations.
-    pub annotations: Vec<KeyValue>,
-    /// Last update, milliseconds since the Unix epoch.
-    pub updated: u64,
-}
-
-impl ActionRecord {
-    /// A new record with default limits and no parameters or annotations.
-    pub fn new(namespace: &str, name: &str, module_hash: String, shape: &str) -> Self {
-        ActionRecord {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            version: "0.0.1".to_string(),
-            module_hash,
-            module_size: 0,
-            shape: shape.to_string(),
-            limits: Limits::default(),
-            parameters: Vec::new(),
-            annotations: Vec::new(),
-            updated: now_millis(),
-        }
-    }
-}
 
 /// Lowercase hex SHA-256 of a module, the key modules are stored under.
 pub fn module_hash(bytes: &[u8]) -> String {
@@ -201,13 +124,19 @@ pub trait Registry: Send + Sync + 'static {
     ) -> Result<ActionRecord>;
     /// The action, if it exists.
     fn get_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
-    /// Actions of a namespace sorted by name, after skipping `skip`, at most `limit`.
+    /// Actions of a namespace sorted by name, after skipping `skip`, at most
+    /// `limit`; records that cannot be read are left out (the server logs them
+    /// when it starts).
     fn list_actions(&self, namespace: &str, skip: usize, limit: usize)
     -> Result<Vec<ActionRecord>>;
-    /// Every stored action, in every namespace.
-    fn all_actions(&self) -> Result<Vec<ActionRecord>>;
-    /// Deletes the action, returning it; a module no action uses any more is removed.
-    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
+    /// Every stored action, in every namespace: each as its key
+    /// (`namespace/name`) and its record, or why the record cannot be read, so
+    /// one bad record never hides the others.
+    fn all_actions(&self) -> Result<Vec<(String, Result<ActionRecord>)>>;
+    /// Deletes the action, returning what it was (or why its record could not
+    /// be read: it is deleted all the same); a module no action uses any more
+    /// is removed.
+    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<Result<ActionRecord>>>;
     /// The module stored under `hash`.
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 

@@ -120,7 +120,15 @@ fn action_key(namespace: &str, name: &str) -> String {
 
 fn decode(bytes: &[u8]) -> Result<ActionRecord> {
     serde_json::from_slice(bytes)
-        .map_err(|e| RegistryError::Storage(format!("corrupt record: {e}")))
+        .map_err(|e| RegistryError::Storage(format!("unreadable record: {e}")))
+}
+
+/// The version and module hash of a stored record, even one that no longer
+/// reads as a whole, so it can still be replaced or deleted cleanly.
+fn decode_loosely(bytes: &[u8]) -> (String, Option<String>) {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    (text("version").unwrap_or_default(), text("module_hash"))
 }
 
 impl RedbRegistry {
@@ -145,7 +153,7 @@ impl RedbRegistry {
         Ok(RedbRegistry { db })
     }
 
-    fn collect(&self, namespace: Option<&str>) -> Result<Vec<ActionRecord>> {
+    fn collect(&self, namespace: Option<&str>) -> Result<Vec<(String, Result<ActionRecord>)>> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(ACTIONS).map_err(storage)?;
         let mut out = Vec::new();
@@ -158,8 +166,8 @@ impl RedbRegistry {
             None => table.iter().map_err(storage)?,
         };
         for entry in iter {
-            let (_, v) = entry.map_err(storage)?;
-            out.push(decode(v.value())?);
+            let (k, v) = entry.map_err(storage)?;
+            out.push((k.value().to_string(), decode(v.value())));
         }
         Ok(out)
     }
@@ -198,16 +206,18 @@ impl Registry for RedbRegistry {
             let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
             let mut modules = txn.open_table(MODULES).map_err(storage)?;
             let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
-            let previous = match actions.get(key.as_str()).map_err(storage)? {
-                Some(v) => Some(decode(v.value())?),
-                None => None,
-            };
-            if let Some(prev) = &previous {
+            let previous = actions
+                .get(key.as_str())
+                .map_err(storage)?
+                .map(|v| decode_loosely(v.value()));
+            if let Some((version, module)) = &previous {
                 if !overwrite {
                     return Err(RegistryError::Conflict(key));
                 }
-                record.version = next_version(&prev.version);
-                release_module(&mut refs, &mut modules, &prev.module_hash)?;
+                record.version = next_version(version);
+                if let Some(hash) = module {
+                    release_module(&mut refs, &mut modules, hash)?;
+                }
             } else {
                 record.version = "0.0.1".to_string();
             }
@@ -251,30 +261,31 @@ impl Registry for RedbRegistry {
         Ok(self
             .collect(Some(namespace))?
             .into_iter()
+            .filter_map(|(_, r)| r.ok())
             .skip(skip)
             .take(limit)
             .collect())
     }
 
-    fn all_actions(&self) -> Result<Vec<ActionRecord>> {
+    fn all_actions(&self) -> Result<Vec<(String, Result<ActionRecord>)>> {
         self.collect(None)
     }
 
-    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>> {
+    fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<Result<ActionRecord>>> {
         let key = action_key(namespace, name);
         let txn = self.db.begin_write().map_err(storage)?;
         let removed = {
             let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
             let mut modules = txn.open_table(MODULES).map_err(storage)?;
             let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
-            let removed = match actions.remove(key.as_str()).map_err(storage)? {
-                Some(v) => Some(decode(v.value())?),
-                None => None,
-            };
-            if let Some(rec) = &removed {
-                release_module(&mut refs, &mut modules, &rec.module_hash)?;
+            let removed = actions
+                .remove(key.as_str())
+                .map_err(storage)?
+                .map(|v| (decode(v.value()), decode_loosely(v.value()).1));
+            if let Some((_, Some(hash))) = &removed {
+                release_module(&mut refs, &mut modules, hash)?;
             }
-            removed
+            removed.map(|(rec, _)| rec)
         };
         txn.commit().map_err(storage)?;
         Ok(removed)
@@ -528,7 +539,69 @@ mod tests {
     use crate::module_hash;
 
     fn rec(ns: &str, name: &str, module: &[u8]) -> ActionRecord {
-        ActionRecord::new(ns, name, module_hash(module), "command")
+        let spec = wisp_api::resolve::resolve(
+            wisp_api::ActionDoc::default(),
+            None,
+            &wisp_api::Policy::default(),
+        )
+        .unwrap();
+        ActionRecord::new(
+            ns,
+            name,
+            module_hash(module),
+            wisp_api::Shape::Command,
+            spec,
+        )
+    }
+
+    #[test]
+    fn an_unreadable_record_hides_nothing_else_and_can_be_replaced_or_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        reg.put_action(rec("a", "good", b"one"), b"one", false)
+            .unwrap();
+        reg.put_action(rec("a", "bad", b"two"), b"two", false)
+            .unwrap();
+        // Spoil one record, keeping its module hash readable.
+        let txn = reg.db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(ACTIONS).unwrap();
+            let spoiled = format!(
+                r#"{{"version":"0.0.4","module_hash":"{}","shape":7}}"#,
+                module_hash(b"two")
+            );
+            t.insert("a/bad", spoiled.as_bytes()).unwrap();
+        }
+        txn.commit().unwrap();
+        let all = reg.all_actions().unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().any(|(k, r)| k == "a/bad" && r.is_err()));
+        assert!(all.iter().any(|(k, r)| k == "a/good" && r.is_ok()));
+        let names: Vec<_> = reg
+            .list_actions("a", 0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["good"]);
+        // Replacing it bumps its version and releases its module.
+        let stored = reg
+            .put_action(rec("a", "bad", b"three"), b"three", true)
+            .unwrap();
+        assert_eq!(stored.version, "0.0.5");
+        assert!(reg.get_module(&module_hash(b"two")).unwrap().is_none());
+        // Deleting a spoiled one works too.
+        let txn = reg.db.begin_write().unwrap();
+        txn.open_table(ACTIONS)
+            .unwrap()
+            .insert("a/bad", &b"{"[..])
+            .unwrap();
+        txn.commit().unwrap();
+        assert!(matches!(
+            reg.delete_action("a", "bad").unwrap(),
+            Some(Err(_))
+        ));
+        assert!(reg.get_action("a", "bad").unwrap().is_none());
     }
 
     #[test]

@@ -10,18 +10,26 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
-/// Options every client command takes.
+/// Options of every subcommand, accepted anywhere on the command line.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ClientOptions {
-    /// URL of the wisp server.
-    #[arg(long, env = "WISP_SERVER", default_value = "http://127.0.0.1:8080")]
+pub struct GlobalOptions {
+    /// URL of the wisp server the client commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "WISP_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
-    /// API key (ID:SECRET). Default: WISP_API_KEY, else the key stored in the data
-    /// directory by `wisp serve`.
-    #[arg(long, env = "WISP_API_KEY", hide_env_values = true)]
+    /// API key (ID:SECRET). Client commands: default WISP_API_KEY, else the key
+    /// stored in the data directory by `wisp serve`. `wisp serve`: the key it
+    /// accepts; default the stored one, generated and printed once on first
+    /// start.
+    #[arg(long, global = true, env = "WISP_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Data directory of a local server, where its generated key is read from.
-    #[arg(long, env = "WISP_DATA_DIR", default_value = "wisp-data")]
+    /// Data directory: where `wisp serve` keeps actions, compiled code and its
+    /// generated key, and where client commands read that key.
+    #[arg(long, global = true, env = "WISP_DATA_DIR", default_value = wisp_controller::config::defaults::DATA_DIR)]
     pub data_dir: PathBuf,
 }
 
@@ -35,11 +43,11 @@ pub struct Client {
 
 impl Client {
     /// Resolves the server and the key.
-    pub fn new(opts: &ClientOptions) -> anyhow::Result<Self> {
+    pub fn new(opts: &GlobalOptions) -> anyhow::Result<Self> {
         let key = match &opts.api_key {
             Some(k) => k.trim().to_string(),
             None => {
-                let path = opts.data_dir.join("api-key");
+                let path = wisp_controller::ServerConfig::key_file(&opts.data_dir);
                 std::fs::read_to_string(&path)
                     .with_context(|| {
                         format!(
@@ -72,30 +80,30 @@ impl Client {
         })
     }
 
-    /// Sends a request; a non-2xx answer becomes an error carrying the server's
-    /// message and status.
-    pub fn request(
+    /// Sends a request and decodes the answer as `T`; a non-2xx answer becomes
+    /// an error carrying the server's message ([`wisp_api::ErrorBody`]) and
+    /// status.
+    pub fn request<T: serde::de::DeserializeOwned>(
         &self,
         method: http::Method,
         path: &str,
         content_type: &str,
         body: Vec<u8>,
-    ) -> anyhow::Result<serde_json::Value> {
+    ) -> anyhow::Result<T> {
         let (status, bytes) = self.send(method, path, content_type, body)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
         if !status.is_success() {
-            let msg = value
-                .get("error")
-                .map(|e| match e {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_else(|| value.to_string());
+            let msg = match serde_json::from_slice::<wisp_api::ErrorBody>(&bytes) {
+                Ok(e) => e.error,
+                Err(_) => String::from_utf8_lossy(&bytes).trim().to_string(),
+            };
             bail!("{msg} (HTTP {})", status.as_u16());
         }
-        Ok(value)
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "the server's answer is not what this client expects: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
     }
 
     fn send(

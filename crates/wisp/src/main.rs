@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "wisp", version, about)]
 struct Cli {
+    #[command(flatten)]
+    global: client::GlobalOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,15 +41,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let g = &cli.global;
     let result = match cli.command {
-        Command::Serve(c) => c.execute(),
-        Command::Deploy(c) => c.execute(),
-        Command::Invoke(c) => c.execute(),
-        Command::List(c) => c.execute(),
-        Command::Get(c) => c.execute(),
-        Command::Rm(c) => c.execute(),
-        Command::Namespace(c) => c.execute(),
-        Command::Stats(c) => c.execute(),
+        Command::Serve(c) => c.execute(g),
+        Command::Deploy(c) => c.execute(g),
+        Command::Invoke(c) => c.execute(g),
+        Command::List(c) => c.execute(g),
+        Command::Get(c) => c.execute(g),
+        Command::Rm(c) => c.execute(g),
+        Command::Namespace(c) => c.execute(g),
+        Command::Stats(c) => c.execute(g),
         Command::Load(c) => c.execute(),
     };
     match result {

@@ -20,6 +20,13 @@ fn main() {
         return;
     }
     let _ = write!(out, "Content-Type: text/plain\r\nX-Powered-By: wisp-cgi\r\n\r\n");
+    if query.contains("env") {
+        // Every environment variable the function was given.
+        for (k, v) in std::env::vars() {
+            let _ = writeln!(out, "{k}={v}");
+        }
+        return;
+    }
     let _ = writeln!(out, "method={method} path={path} query={query} body_bytes={}", body.len());
     if !body.is_empty() {
         let _ = out.write_all(&body);

@@ -45,6 +45,14 @@ impl wasip2::exports::http::incoming_handler::Guest for Hello {
                 );
                 respond(out, 200, "application/json", text.as_bytes());
             }
+            (_, "/headers") => {
+                // Every request header, one `name: value` per line.
+                let mut text = String::new();
+                for (name, value) in request.headers().entries() {
+                    text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(&value)));
+                }
+                respond(out, 200, "text/plain", text.as_bytes());
+            }
             (_, "/fetch") => {
                 let url = query_value(&path, "url").unwrap_or_default();
                 match fetch(&url) {

@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use base64::Engine as _;
 
-use crate::client::{Client, ClientOptions, parse_param};
+use wisp_api::action::{ExecDoc, LimitsDoc};
+use wisp_api::admin::AssetsView;
+use wisp_api::resolve::OUTBOUND_ANNOTATION;
+use wisp_api::{ActionDoc, ActionView, KeyValue};
+
+use crate::client::{Client, GlobalOptions, parse_param};
 
 /// Deploy (create or update) an action.
 #[derive(clap::Args, Debug)]
@@ -44,33 +49,30 @@ pub struct DeployCommand {
     /// repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
-    #[command(flatten)]
-    client: ClientOptions,
 }
 
 impl DeployCommand {
     /// Uploads the module; an existing action is replaced.
-    pub fn execute(self) -> anyhow::Result<()> {
+    pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
         let module = std::fs::read(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
-        let mut limits = serde_json::Map::new();
-        if let Some(m) = self.memory {
-            limits.insert("memory".into(), m.into());
-        }
-        if let Some(t) = self.timeout {
-            limits.insert("timeout".into(), t.into());
-        }
-        if let Some(d) = self.data {
-            limits.insert("storage".into(), d.into());
-        }
-        if let Some(n) = self.instances {
-            limits.insert("instances".into(), n.into());
-        }
-        let mut annotations = vec![serde_json::json!({"key": "web-export", "value": self.web})];
+        let number = |n: Option<u64>| n.map(serde_json::Value::from);
+        let limits = LimitsDoc {
+            memory: number(self.memory),
+            timeout: number(self.timeout),
+            storage: number(self.data),
+            instances: number(self.instances),
+            ..LimitsDoc::default()
+        };
+        let mut annotations = vec![KeyValue {
+            key: "web-export".into(),
+            value: self.web.into(),
+        }];
         if !self.allow_hosts.is_empty() {
-            annotations.push(
-                serde_json::json!({"key": "allowed-outbound-hosts", "value": self.allow_hosts}),
-            );
+            annotations.push(KeyValue {
+                key: OUTBOUND_ANNOTATION.into(),
+                value: self.allow_hosts.clone().into(),
+            });
         }
         let assets = match &self.assets {
             Some(dir) => Some(tar_directory(dir)?),
@@ -79,23 +81,28 @@ impl DeployCommand {
         let mut parameters = Vec::new();
         for p in &self.params {
             let (key, value) = parse_param(p)?;
-            parameters.push(serde_json::json!({"key": key, "value": value}));
+            parameters.push(KeyValue { key, value });
         }
-        let doc = serde_json::json!({
-            "exec": {"kind": "wasm", "code": base64::engine::general_purpose::STANDARD.encode(&module), "binary": true},
-            "limits": limits,
-            "parameters": parameters,
-            "annotations": annotations,
-        });
-        let client = Client::new(&self.client)?;
-        let action = client.request(
+        let doc = ActionDoc {
+            exec: Some(ExecDoc {
+                kind: "wasm".into(),
+                code: Some(base64::engine::general_purpose::STANDARD.encode(&module)),
+                binary: Some(true),
+            }),
+            limits: Some(limits),
+            parameters: Some(parameters),
+            annotations: Some(annotations),
+            ..ActionDoc::default()
+        };
+        let client = Client::new(global)?;
+        let action: ActionView = client.request(
             http::Method::PUT,
             &format!("/api/v1/namespaces/_/actions/{}?overwrite=true", self.name),
             "application/json",
             serde_json::to_vec(&doc)?,
         )?;
         if let Some(archive) = assets {
-            let r = client.request(
+            let r: AssetsView = client.request(
                 http::Method::PUT,
                 &format!("/api/v1/namespaces/_/actions/{}/assets", self.name),
                 "application/x-tar",
@@ -103,14 +110,14 @@ impl DeployCommand {
             )?;
             println!(
                 "uploaded {} asset files ({} bytes) to /assets",
-                r["assets"]["files"], r["assets"]["bytes"]
+                r.assets.files, r.assets.bytes
             );
         }
         println!(
             "deployed {} (version {}, {} function)",
             self.name,
-            action["version"].as_str().unwrap_or("?"),
-            action["wisp"]["shape"].as_str().unwrap_or("?")
+            action.version,
+            action.wisp.shape.as_str()
         );
         Ok(())
     }

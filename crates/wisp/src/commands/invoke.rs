@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use crate::client::{Client, ClientOptions, parse_param};
+use crate::client::{Client, GlobalOptions, parse_param};
 
 /// Invoke an action and print its JSON result.
 #[derive(clap::Args, Debug)]
@@ -15,13 +15,11 @@ pub struct InvokeCommand {
     /// All parameters as one JSON object.
     #[arg(long, value_name = "JSON")]
     data: Option<String>,
-    #[command(flatten)]
-    client: ClientOptions,
 }
 
 impl InvokeCommand {
     /// Prints the result; an action error is an error exit.
-    pub fn execute(self) -> anyhow::Result<()> {
+    pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
         let params = match &self.data {
             Some(d) => {
                 let v: serde_json::Value =
@@ -40,8 +38,8 @@ impl InvokeCommand {
                 serde_json::Value::Object(m)
             }
         };
-        let client = Client::new(&self.client)?;
-        let result = client.request(
+        let client = Client::new(global)?;
+        let result: serde_json::Value = client.request(
             http::Method::POST,
             &format!(
                 "/api/v1/namespaces/_/actions/{}?blocking=true&result=true",

@@ -1,6 +1,6 @@
 //! `wisp list`: the actions of the key's namespace.
 
-use crate::client::{Client, ClientOptions};
+use crate::client::{Client, GlobalOptions};
 
 /// List actions.
 #[derive(clap::Args, Debug)]
@@ -11,15 +11,13 @@ pub struct ListCommand {
     /// Actions to skip.
     #[arg(long, default_value_t = 0)]
     skip: usize,
-    #[command(flatten)]
-    client: ClientOptions,
 }
 
 impl ListCommand {
     /// Prints one line per action.
-    pub fn execute(self) -> anyhow::Result<()> {
-        let client = Client::new(&self.client)?;
-        let list = client.request(
+    pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
+        let client = Client::new(global)?;
+        let actions: Vec<wisp_api::ActionView> = client.request(
             http::Method::GET,
             &format!(
                 "/api/v1/namespaces/_/actions?limit={}&skip={}",
@@ -28,19 +26,17 @@ impl ListCommand {
             "application/json",
             Vec::new(),
         )?;
-        let empty = Vec::new();
-        let actions = list.as_array().unwrap_or(&empty);
         if actions.is_empty() {
             println!("no actions");
         }
-        for a in actions {
+        for a in &actions {
             println!(
                 "{:<32} {:<8} {:<8} {:>6} MB {:>7} ms",
-                a["name"].as_str().unwrap_or("?"),
-                a["version"].as_str().unwrap_or("?"),
-                a["wisp"]["shape"].as_str().unwrap_or("?"),
-                a["limits"]["memory"],
-                a["limits"]["timeout"],
+                a.name,
+                a.version,
+                a.wisp.shape.as_str(),
+                a.limits.memory,
+                a.limits.timeout,
             );
         }
         Ok(())

@@ -1,14 +1,14 @@
 //! `wisp namespace`: namespaces and their keys (needs the server's own key).
 
-use crate::client::{Client, ClientOptions};
+use wisp_api::admin::{NamespaceView, NewKey, Revoked};
+
+use crate::client::{Client, GlobalOptions};
 
 /// Manage namespaces and their API keys.
 #[derive(clap::Args, Debug)]
 pub struct NamespaceCommand {
     #[command(subcommand)]
     op: Op,
-    #[command(flatten)]
-    client: ClientOptions,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -39,63 +39,60 @@ enum Op {
 
 impl NamespaceCommand {
     /// Runs the operation against the server.
-    pub fn execute(self) -> anyhow::Result<()> {
-        let client = Client::new(&self.client)?;
-        let call = |method: http::Method, path: String| {
-            client.request(method, &path, "application/json", Vec::new())
+    pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
+        let client = Client::new(global)?;
+        let post = |path: String| -> anyhow::Result<NewKey> {
+            client.request(http::Method::POST, &path, "application/json", Vec::new())
+        };
+        let revoke = |id: &str| -> anyhow::Result<Revoked> {
+            client.request(
+                http::Method::DELETE,
+                &format!("/api/v1/admin/keys/{id}"),
+                "application/json",
+                Vec::new(),
+            )
+        };
+        let list = || -> anyhow::Result<Vec<NamespaceView>> {
+            client.request(
+                http::Method::GET,
+                "/api/v1/admin/namespaces",
+                "application/json",
+                Vec::new(),
+            )
         };
         match self.op {
             Op::Create { name } => {
-                let r = call(
+                let r: NewKey = client.request(
                     http::Method::PUT,
-                    format!("/api/v1/admin/namespaces/{name}"),
+                    &format!("/api/v1/admin/namespaces/{name}"),
+                    "application/json",
+                    Vec::new(),
                 )?;
-                println!("{}", r["key"].as_str().unwrap_or_default());
+                println!("{}", r.key);
             }
             Op::List => {
-                let r = call(http::Method::GET, "/api/v1/admin/namespaces".into())?;
-                for ns in r.as_array().into_iter().flatten() {
-                    let keys: Vec<&str> = ns["keys"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|k| k.as_str())
-                        .collect();
-                    println!(
-                        "{:<24} {}",
-                        ns["name"].as_str().unwrap_or("?"),
-                        keys.join(" ")
-                    );
+                for ns in list()? {
+                    println!("{:<24} {}", ns.name, ns.keys.join(" "));
                 }
             }
             Op::AddKey { name } => {
-                let r = call(
-                    http::Method::POST,
-                    format!("/api/v1/admin/namespaces/{name}/keys"),
-                )?;
-                println!("{}", r["key"].as_str().unwrap_or_default());
+                let r = post(format!("/api/v1/admin/namespaces/{name}/keys"))?;
+                println!("{}", r.key);
             }
             Op::Rotate { name } => {
-                let list = call(http::Method::GET, "/api/v1/admin/namespaces".into())?;
-                let old: Vec<String> = list
-                    .as_array()
+                let old: Vec<String> = list()?
                     .into_iter()
-                    .flatten()
-                    .filter(|ns| ns["name"] == name.as_str())
-                    .flat_map(|ns| ns["keys"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .filter(|ns| ns.name == name)
+                    .flat_map(|ns| ns.keys)
                     .collect();
-                let r = call(
-                    http::Method::POST,
-                    format!("/api/v1/admin/namespaces/{name}/keys"),
-                )?;
+                let r = post(format!("/api/v1/admin/namespaces/{name}/keys"))?;
                 for id in old {
-                    call(http::Method::DELETE, format!("/api/v1/admin/keys/{id}"))?;
+                    revoke(&id)?;
                 }
-                println!("{}", r["key"].as_str().unwrap_or_default());
+                println!("{}", r.key);
             }
             Op::Revoke { id } => {
-                call(http::Method::DELETE, format!("/api/v1/admin/keys/{id}"))?;
+                revoke(&id)?;
                 println!("revoked {id}");
             }
         }

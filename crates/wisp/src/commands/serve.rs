@@ -1,97 +1,111 @@
-//! `wisp serve`: the Controller and Invoker in one process.
+//! `wisp serve`: the Controller and Invoker in one process. Its flags become the
+//! one [`ServerConfig`]; every default is in `wisp_controller::config::defaults`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use wisp_controller::{ApiKey, Controller, ControllerConfig};
-use wisp_invoker::{EngineConfig, Invoker, InvokerConfig};
+use wisp_controller::config::defaults;
+use wisp_controller::{ApiKey, Controller, ServerConfig};
+use wisp_invoker::Invoker;
 use wisp_registry::RedbRegistry;
 
-/// Run the wisp server.
+use crate::client::GlobalOptions;
+
+/// Run the wisp server. `--data-dir` and `--api-key` (global options) say where
+/// it keeps its data and which key it accepts.
 #[derive(clap::Args, Debug)]
 pub struct ServeCommand {
-    /// Address to listen on; port 0 picks a free port. Default 127.0.0.1:8080:
-    /// loopback only, until you decide to expose it.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on; port 0 picks a free port. Loopback only by default,
+    /// until you decide to expose it.
+    #[arg(long, default_value = defaults::LISTEN)]
     listen: SocketAddr,
-    /// Where actions, compiled code and the generated API key are kept.
-    #[arg(long, env = "WISP_DATA_DIR", default_value = "wisp-data")]
-    data_dir: PathBuf,
-    /// The API key (ID:SECRET). Default: WISP_API_KEY, else the key stored in the
-    /// data directory, generated and printed once on first start.
-    #[arg(long, env = "WISP_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
     /// Most instances running at once, all actions together (sizes the pooling
-    /// allocator). Default 256: ample for a 2-core edge node.
-    #[arg(long, default_value_t = 256)]
+    /// allocator); also the highest `limits.instances`.
+    #[arg(long, default_value_t = defaults::MAX_INSTANCES)]
     max_instances: u32,
-    /// Most linear memory any action may be given, in MiB. Default 512.
-    #[arg(long, default_value_t = 512)]
+    /// Most linear memory any action may be given, in MiB.
+    #[arg(long, default_value_t = defaults::MAX_MEMORY_MB)]
     max_memory: u64,
-    /// How long a call waits for a free instance before it gets 429, in ms.
-    /// Default 5000.
-    #[arg(long, default_value_t = 5000)]
+    /// Highest time limit an action may ask for, in ms.
+    #[arg(long, default_value_t = defaults::MAX_TIMEOUT_MS)]
+    max_timeout: u64,
+    /// How long a call waits for a free instance (of the pool, or of its
+    /// action's own cap) before it gets 429, in ms.
+    #[arg(long, default_value_t = defaults::QUEUE_TIMEOUT_MS)]
     queue_timeout: u64,
-    /// Most calls waiting for an instance at once; beyond, 429 at once.
-    /// Default 1024.
-    #[arg(long, default_value_t = 1024)]
+    /// Most calls waiting for instances at once (of the pool, and of each capped
+    /// action); beyond, 429 at once.
+    #[arg(long, default_value_t = defaults::MAX_QUEUE)]
     max_queue: usize,
-    /// Largest invocation or web request body, in bytes (413 beyond). Default
-    /// 10 MiB.
-    #[arg(long, default_value_t = 10 << 20)]
+    /// Largest invocation or web request body, in bytes (413 beyond).
+    #[arg(long, default_value_t = defaults::MAX_BODY_BYTES)]
     max_body: usize,
-    /// Largest JSON result of an API call, in bytes. Default 1 MiB (OpenWhisk's).
-    #[arg(long, default_value_t = 1 << 20)]
+    /// Largest deploy (module or action document) or asset archive, in bytes.
+    #[arg(long, default_value_t = defaults::MAX_DEPLOY_BYTES)]
+    max_deploy: usize,
+    /// Largest JSON result of an API call, in bytes (OpenWhisk's 1 MiB).
+    #[arg(long, default_value_t = defaults::MAX_RESULT_BYTES)]
     max_result: usize,
-    /// Largest web response body, in bytes. Default 10 MiB.
-    #[arg(long, default_value_t = 10 << 20)]
+    /// Largest web response body, in bytes.
+    #[arg(long, default_value_t = defaults::MAX_RESPONSE_BYTES)]
     max_response: usize,
-    /// Most bytes of stdout and of stderr kept per call, in bytes; a guest
-    /// writing more is stopped. Default 10 MiB (OpenWhisk's log cap).
-    #[arg(long, default_value_t = 10 << 20)]
+    /// Most bytes of stdout and of stderr kept per call; a guest writing more
+    /// is stopped (OpenWhisk's log cap).
+    #[arg(long, default_value_t = defaults::MAX_LOG_BYTES)]
     max_logs: usize,
-    /// Time limit of actions deployed without one, in ms. Default 60000.
-    #[arg(long, default_value_t = 60_000)]
+    /// Time limit of actions deployed without one, in ms.
+    #[arg(long, default_value_t = defaults::DEFAULT_TIMEOUT_MS)]
     default_timeout: u64,
-    /// Memory limit of actions deployed without one, in MiB. Default 256.
-    #[arg(long, default_value_t = 256)]
+    /// Memory limit of actions deployed without one, in MiB.
+    #[arg(long, default_value_t = defaults::DEFAULT_MEMORY_MB)]
     default_memory: u64,
-    /// Largest `/data` quota an action may ask for, in MiB. Default 1024.
-    #[arg(long, default_value_t = 1024)]
+    /// Largest `/data` quota an action may ask for, in MiB.
+    #[arg(long, default_value_t = defaults::MAX_STORAGE_MB)]
     max_storage: u64,
     /// Do not keep activation records (for measuring their cost).
     #[arg(long)]
     no_activation_log: bool,
-    /// Most activation records kept, all namespaces together. Default 100000.
-    #[arg(long, default_value_t = 100_000)]
+    /// Most activation records kept, all namespaces together.
+    #[arg(long, default_value_t = defaults::RETENTION_COUNT)]
     activation_retention_count: usize,
-    /// Oldest activation record kept, in hours. Default 168 (7 days).
-    #[arg(long, default_value_t = 168)]
+    /// Oldest activation record kept, in hours (7 days).
+    #[arg(long, default_value_t = defaults::RETENTION_HOURS)]
     activation_retention_hours: u64,
     /// Compiled code kept in memory, in MiB; beyond, the access-pattern policy
     /// evicts templates (idle ones first; their code stays on disk, so a later
-    /// call loads it instead of recompiling). Default 64.
-    #[arg(long, default_value_t = 64)]
+    /// call loads it instead of recompiling).
+    #[arg(long, default_value_t = defaults::HOT_BUDGET_MB)]
     hot_budget_mb: usize,
     /// The window, in seconds, over which each action's access pattern (idle,
-    /// SCMA, MCSA, MCMA) is classified. Default 60.
-    #[arg(long, default_value_t = 60)]
+    /// SCMA, MCSA, MCMA) is classified.
+    #[arg(long, default_value_t = defaults::PATTERN_WINDOW_S)]
     pattern_window: u64,
+    /// Most connections open at once; beyond, new ones wait in the kernel's
+    /// backlog until one closes.
+    #[arg(long, default_value_t = defaults::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers; a connection idle
+    /// that long between requests is closed.
+    #[arg(long, default_value_t = defaults::HEADER_TIMEOUT_S)]
+    header_timeout: u64,
+    /// Seconds a request body may take to arrive (408 beyond).
+    #[arg(long, default_value_t = defaults::BODY_TIMEOUT_S)]
+    body_timeout: u64,
     /// Worker threads serving requests. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
     /// Low-priority threads that guests running longer than 2 ms are moved to,
-    /// so long computations cannot delay other functions' calls. Default 1.
-    #[arg(long, default_value_t = 1)]
+    /// so long computations cannot delay other functions' calls.
+    #[arg(long, default_value_t = defaults::LONG_RUNNING_THREADS)]
     long_running_threads: usize,
 }
 
 impl ServeCommand {
     /// Runs until SIGINT or SIGTERM.
-    pub fn execute(self) -> anyhow::Result<()> {
+    pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
         tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
@@ -99,69 +113,74 @@ impl ServeCommand {
             )
             .with_writer(std::io::stderr)
             .init();
+        std::fs::create_dir_all(&global.data_dir).with_context(|| {
+            format!("cannot create data directory {}", global.data_dir.display())
+        })?;
+        let api_key = resolve_key(global.api_key.as_deref(), &global.data_dir)?;
+        let config = self.config(api_key, global);
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let mut rt = tokio::runtime::Builder::new_multi_thread();
         if let Some(n) = self.threads {
             rt.worker_threads(n.max(1));
         }
         let runtime = rt.enable_all().build()?;
-        runtime.block_on(self.run())
+        runtime.block_on(run(config, self.listen))
     }
 
-    async fn run(self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
-        let api_key = resolve_key(self.api_key.as_deref(), &self.data_dir)?;
-        let registry = RedbRegistry::open(self.data_dir.join("registry.redb"))
-            .with_context(|| format!("cannot open the registry in {}", self.data_dir.display()))?;
-        let invoker_config = InvokerConfig {
-            engine: EngineConfig {
-                max_instances: self.max_instances,
-                max_memory_bytes: (self.max_memory as usize) << 20,
-            },
-            queue_timeout: Duration::from_millis(self.queue_timeout),
-            max_queue: self.max_queue,
-            max_log_bytes: self.max_logs,
-            max_result_bytes: self.max_result,
-            max_response_bytes: self.max_response,
-            long_running_threads: self.long_running_threads,
-        };
-        let invoker = Invoker::new(&invoker_config, &self.data_dir.join("cache"))
-            .context("cannot start the WebAssembly engine")?;
-        let mut config = ControllerConfig::new(api_key);
-        config.max_memory_mb = self.max_memory;
-        config.max_body_bytes = self.max_body;
-        config.max_storage_mb = self.max_storage;
-        config.files_dir = self.data_dir.join("files");
-        config.queue_timeout = Duration::from_millis(self.queue_timeout);
-        config.max_queue = self.max_queue;
-        config.hot_budget = self.hot_budget_mb << 20;
-        config.pattern_window = Duration::from_secs(self.pattern_window.max(1));
-        config.activation_log = !self.no_activation_log;
-        config.retention = wisp_controller::activations::Retention {
-            max_count: self.activation_retention_count,
-            max_age: Duration::from_secs(self.activation_retention_hours * 3600),
-        };
-        config.default_limits.timeout = self.default_timeout.clamp(1, config.max_timeout_ms);
-        config.default_limits.memory = self.default_memory.clamp(1, self.max_memory);
-        let controller = Arc::new(Controller::new(
-            config,
-            Arc::new(registry),
-            Arc::new(invoker),
-        )?);
-        let listener = tokio::net::TcpListener::bind(self.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", self.listen))?;
-        let addr = listener.local_addr()?;
-        println!("wisp listening on http://{addr}");
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        controller.start().await;
-        wisp_controller::serve(listener, controller.clone(), shutdown_signal()).await?;
-        // Everything acknowledged is written before the process ends.
-        controller.shutdown().await;
-        eprintln!("wisp stopped");
-        Ok(())
+    /// The server configuration the flags describe.
+    fn config(&self, api_key: ApiKey, global: &GlobalOptions) -> ServerConfig {
+        let mut c = ServerConfig::new(api_key, &global.data_dir);
+        c.max_instances = self.max_instances;
+        c.max_memory_mb = self.max_memory;
+        c.max_timeout_ms = self.max_timeout;
+        c.max_storage_mb = self.max_storage;
+        c.default_limits.timeout = self.default_timeout;
+        c.default_limits.memory = self.default_memory;
+        c.queue.queue_timeout = Duration::from_millis(self.queue_timeout);
+        c.queue.max_queue = self.max_queue;
+        c.max_body_bytes = self.max_body;
+        c.max_deploy_bytes = self.max_deploy;
+        c.max_result_bytes = self.max_result;
+        c.max_response_bytes = self.max_response;
+        c.max_log_bytes = self.max_logs;
+        c.activation_log = !self.no_activation_log;
+        c.retention.max_count = self.activation_retention_count;
+        c.retention.max_age = Duration::from_secs(self.activation_retention_hours * 3600);
+        c.hot_budget = self.hot_budget_mb << 20;
+        c.pattern_window = Duration::from_secs(self.pattern_window);
+        c.long_running_threads = self.long_running_threads;
+        c.max_connections = self.max_connections;
+        c.header_timeout = Duration::from_secs(self.header_timeout);
+        c.body_timeout = Duration::from_secs(self.body_timeout);
+        c
     }
+}
+
+async fn run(config: ServerConfig, listen: SocketAddr) -> anyhow::Result<()> {
+    let registry = RedbRegistry::open(config.registry_path())
+        .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?;
+    let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
+        .context("cannot start the WebAssembly engine")?;
+    let controller = Arc::new(Controller::new(
+        config,
+        Arc::new(registry),
+        Arc::new(invoker),
+    )?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("wisp listening on http://{addr}");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    controller.start().await;
+    wisp_controller::serve(listener, controller.clone(), shutdown_signal()).await?;
+    // Everything acknowledged is written before the process ends.
+    controller.shutdown().await;
+    eprintln!("wisp stopped");
+    Ok(())
 }
 
 /// Resolves once SIGINT or SIGTERM arrives.
@@ -190,7 +209,7 @@ fn resolve_key(given: Option<&str>, data_dir: &Path) -> anyhow::Result<ApiKey> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--api-key: {e}"));
     }
-    let path = data_dir.join("api-key");
+    let path = ServerConfig::key_file(data_dir);
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;

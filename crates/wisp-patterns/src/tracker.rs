@@ -12,10 +12,9 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use serde::Serialize;
-use wisp_invoker::Warmth;
+use wisp_api::{Totals, Warmth};
 
-use super::classify::Observation;
+use crate::classify::Observation;
 
 /// Calls kept per action: the classifier sees the calls of the window, at most
 /// this many (2 KiB per action that was ever called).
@@ -42,21 +41,6 @@ struct Slot {
     when_who: AtomicU64,
     /// `latency_us << 32 | in_flight << 16 | hot << 1 | ok`; 0 = never written.
     figures: AtomicU64,
-}
-
-/// Call counts since the action was deployed (or the server started).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    /// Every recorded call.
-    pub calls: u64,
-    /// Calls that failed.
-    pub errors: u64,
-    /// Served with compiled code and template in memory.
-    pub hot: u64,
-    /// Compiled code loaded from the disk cache first.
-    pub cold_disk: u64,
-    /// Compiled from the binary first.
-    pub cold_compiled: u64,
 }
 
 /// The calls of one action.

@@ -11,42 +11,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use wisp_api::{Classification, Latencies, Pattern};
 
 /// Mean calls per client from which clients count as calling again (MCMA
 /// rather than MCSA): halfway between one call each (pure single access) and
 /// two calls each (every client's second call can reuse what its first warmed).
 pub const REPEAT_CALLS_PER_CLIENT: f64 = 1.5;
-
-/// An action's access pattern. Ordered by how much traffic it stands for (idle,
-/// MCSA, SCMA, MCMA): a module shared by several actions takes the greatest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum Pattern {
-    /// No calls in the window.
-    #[serde(rename = "idle")]
-    Idle,
-    /// Multiple Client, Single Access.
-    #[serde(rename = "MCSA")]
-    Mcsa,
-    /// Single Client, Multiple Access.
-    #[serde(rename = "SCMA")]
-    Scma,
-    /// Multiple Client, Multiple Access.
-    #[serde(rename = "MCMA")]
-    Mcma,
-}
-
-impl Pattern {
-    /// `idle`, `SCMA`, `MCSA` or `MCMA`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pattern::Idle => "idle",
-            Pattern::Scma => "SCMA",
-            Pattern::Mcsa => "MCSA",
-            Pattern::Mcma => "MCMA",
-        }
-    }
-}
 
 /// One observed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,25 +33,6 @@ pub struct Observation {
     pub ok: bool,
     /// How long it took, in microseconds.
     pub latency_us: u32,
-}
-
-/// A pattern and the figures it was decided from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Classification {
-    /// The pattern.
-    pub pattern: Pattern,
-    /// Calls in the window.
-    pub calls: usize,
-    /// Distinct clients in the window.
-    pub clients: usize,
-    /// `calls / clients` (0 when idle).
-    pub calls_per_client: f64,
-    /// Share of the calls made by the busiest client.
-    pub top_client_share: f64,
-    /// Most calls in flight at once.
-    pub peak_concurrency: u16,
-    /// Share of the calls served hot.
-    pub hot_share: f64,
 }
 
 /// Whether a call ended within `window_ms` before `now_ms` (inclusive; the
@@ -124,19 +75,6 @@ pub fn classify(observations: &[Observation], now_ms: u32, window_ms: u32) -> Cl
         peak_concurrency: recent.iter().map(|o| o.in_flight).max().unwrap_or(0),
         hot_share: ratio(recent.iter().filter(|o| o.hot).count(), calls),
     }
-}
-
-/// Latency percentiles in milliseconds (nearest rank).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Latencies {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest.
-    pub max: f64,
 }
 
 /// Nearest-rank percentiles of the latencies (`None` without calls).

@@ -1,7 +1,7 @@
 //! The policy: what each access pattern needs, as decisions on memory and
 //! instance slots. One small trait, so an operator's own policy can replace it.
 
-use super::classify::{Classification, Pattern};
+use wisp_api::{Classification, Pattern};
 
 /// What a policy sees of one template in memory.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,9 +22,9 @@ pub trait KeepPolicy: Send + Sync {
     /// The templates to drop from memory, in order, so that the rest fit in
     /// `budget` bytes of compiled code.
     fn evict(&self, resident: &[Resident], budget: usize) -> Vec<String>;
-    /// Instance slots to set aside for an action with this traffic, out of a
-    /// pool of `capacity`.
-    fn reserve(&self, traffic: &Classification, capacity: usize) -> usize;
+    /// Instance slots to set aside for each action, given every action's
+    /// traffic, out of a pool of `capacity`; one figure per action, in order.
+    fn reserve(&self, traffic: &[Classification], capacity: usize) -> Vec<usize>;
 }
 
 /// wisp's policy, from the paper's requirement for each pattern:
@@ -39,9 +39,21 @@ pub trait KeepPolicy: Send + Sync {
 ///
 /// MCSA actions get instance slots reserved: their recent peak concurrency, at
 /// least 2 and at most an eighth of the pool, so a burst of new clients finds
-/// free slots even while other actions fill the shared ones.
+/// free slots even while other actions fill the shared ones. All reservations
+/// together stay within half the pool ([`RESERVABLE_SHARE`]), so actions of the
+/// other patterns always keep the other half; the first actions asking get
+/// theirs in full.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PatternPolicy;
+
+/// Most of the pool that reservations may take together: half.
+pub const RESERVABLE_SHARE: f64 = 0.5;
+
+/// One MCSA action's reservation before the pool-wide cap: its peak
+/// concurrency, between 2 and an eighth of the pool.
+fn mcsa_slots(traffic: &Classification, capacity: usize) -> usize {
+    usize::from(traffic.peak_concurrency).clamp(2, (capacity / 8).max(2))
+}
 
 fn keep_rank(p: Pattern) -> u8 {
     match p {
@@ -77,11 +89,20 @@ impl KeepPolicy for PatternPolicy {
         out
     }
 
-    fn reserve(&self, traffic: &Classification, capacity: usize) -> usize {
-        match traffic.pattern {
-            Pattern::Mcsa => usize::from(traffic.peak_concurrency).clamp(2, (capacity / 8).max(2)),
-            _ => 0,
-        }
+    fn reserve(&self, traffic: &[Classification], capacity: usize) -> Vec<usize> {
+        let mut left = (capacity as f64 * RESERVABLE_SHARE) as usize;
+        traffic
+            .iter()
+            .map(|t| {
+                let want = match t.pattern {
+                    Pattern::Mcsa => mcsa_slots(t, capacity),
+                    _ => 0,
+                };
+                let granted = want.min(left);
+                left -= granted;
+                granted
+            })
+            .collect()
     }
 }
 
@@ -132,18 +153,35 @@ mod tests {
         );
     }
 
+    fn traffic(pattern: Pattern, peak_concurrency: u16) -> Classification {
+        let mut c = crate::classify::classify(&[], 0, 1);
+        c.pattern = pattern;
+        c.peak_concurrency = peak_concurrency;
+        c
+    }
+
     #[test]
     fn only_mcsa_reserves_slots_within_bounds() {
-        let mut c = super::super::classify::classify(&[], 0, 1);
-        assert_eq!(PatternPolicy.reserve(&c, 256), 0);
-        c.pattern = Pattern::Mcsa;
-        c.peak_concurrency = 1;
-        assert_eq!(PatternPolicy.reserve(&c, 256), 2);
-        c.peak_concurrency = 20;
-        assert_eq!(PatternPolicy.reserve(&c, 256), 20);
-        c.peak_concurrency = 200;
-        assert_eq!(PatternPolicy.reserve(&c, 256), 32);
-        c.pattern = Pattern::Scma;
-        assert_eq!(PatternPolicy.reserve(&c, 256), 0);
+        let one = |p, n| PatternPolicy.reserve(&[traffic(p, n)], 256)[0];
+        assert_eq!(one(Pattern::Idle, 0), 0);
+        assert_eq!(one(Pattern::Mcsa, 1), 2);
+        assert_eq!(one(Pattern::Mcsa, 20), 20);
+        assert_eq!(one(Pattern::Mcsa, 200), 32);
+        assert_eq!(one(Pattern::Scma, 200), 0);
+        assert_eq!(one(Pattern::Mcma, 200), 0);
+    }
+
+    #[test]
+    fn reservations_together_stay_within_half_the_pool() {
+        // Five MCSA actions each wanting 32 of 256: the first four get theirs
+        // (128 = half), the fifth none; other patterns never take any.
+        let all: Vec<_> = (0..5)
+            .map(|_| traffic(Pattern::Mcsa, 200))
+            .chain([traffic(Pattern::Scma, 9)])
+            .collect();
+        assert_eq!(PatternPolicy.reserve(&all, 256), [32, 32, 32, 32, 0, 0]);
+        // A small pool: an eighth rounds down, the floor of 2 holds until half is gone.
+        let small: Vec<_> = (0..3).map(|_| traffic(Pattern::Mcsa, 9)).collect();
+        assert_eq!(PatternPolicy.reserve(&small, 8), [2, 2, 0]);
     }
 }

@@ -3,36 +3,37 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde_json::json;
+use wisp_api::admin::{NamespaceView, NewKey, Revoked};
 use wisp_registry::{StoredKey, now_millis};
 
 use crate::Controller;
-use crate::api::json_response;
 use crate::auth::ApiKey;
+use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
 use crate::keys::secret_hash;
 use crate::routes::{AdminOp, DEFAULT_NAMESPACE, valid_name};
 
-pub(crate) async fn handle(
-    ctl: &Arc<Controller>,
-    op: AdminOp,
-) -> Result<http::Response<wisp_invoker::Body>, ApiError> {
+/// Answers one operation; the registry is written off the async threads.
+pub async fn handle(ctl: &Arc<Controller>, op: AdminOp) -> ApiResult {
     let ctl2 = ctl.clone();
     tokio::task::spawn_blocking(move || blocking(&ctl2, op))
         .await
         .map_err(ApiError::internal)?
 }
 
-fn blocking(ctl: &Controller, op: AdminOp) -> Result<http::Response<wisp_invoker::Body>, ApiError> {
+fn blocking(ctl: &Controller, op: AdminOp) -> ApiResult {
     match op {
         AdminOp::ListNamespaces => {
             let mut names = vec![DEFAULT_NAMESPACE.to_string()];
             names.extend(ctl.registry.list_namespaces()?);
-            let list: Vec<_> = names
-                .iter()
-                .map(|n| json!({"name": n, "keys": ctl.keys.ids_of(n)}))
+            let list: Vec<NamespaceView> = names
+                .into_iter()
+                .map(|name| NamespaceView {
+                    keys: ctl.keys.ids_of(&name),
+                    name,
+                })
                 .collect();
-            Ok(json_response(StatusCode::OK, &json!(list)))
+            Ok(respond::json(StatusCode::OK, &list))
         }
         AdminOp::CreateNamespace(name) => {
             if !valid_name(&name) || name == "_" {
@@ -45,11 +46,7 @@ fn blocking(ctl: &Controller, op: AdminOp) -> Result<http::Response<wisp_invoker
                     "the namespace '{name}' already exists"
                 )));
             }
-            let key = new_key(ctl, &name)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"namespace": name, "key": key.to_string()}),
-            ))
+            Ok(respond::json(StatusCode::OK, &new_key(ctl, &name)?))
         }
         AdminOp::AddKey(name) => {
             if !ctl.registry.list_namespaces()?.contains(&name) {
@@ -57,18 +54,17 @@ fn blocking(ctl: &Controller, op: AdminOp) -> Result<http::Response<wisp_invoker
                     "the namespace '{name}' does not exist"
                 )));
             }
-            let key = new_key(ctl, &name)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"namespace": name, "key": key.to_string()}),
-            ))
+            Ok(respond::json(StatusCode::OK, &new_key(ctl, &name)?))
         }
         AdminOp::RevokeKey(id) => match ctl.registry.delete_key(&id)? {
             Some(k) => {
                 ctl.keys.remove(&id);
-                Ok(json_response(
+                Ok(respond::json(
                     StatusCode::OK,
-                    &json!({"revoked": id, "namespace": k.namespace}),
+                    &Revoked {
+                        revoked: id,
+                        namespace: k.namespace,
+                    },
                 ))
             }
             None => Err(ApiError::not_found(format!("no key with id '{id}'"))),
@@ -77,7 +73,7 @@ fn blocking(ctl: &Controller, op: AdminOp) -> Result<http::Response<wisp_invoker
 }
 
 /// Creates, stores (hashed) and accepts a new key for `namespace`.
-fn new_key(ctl: &Controller, namespace: &str) -> Result<ApiKey, ApiError> {
+fn new_key(ctl: &Controller, namespace: &str) -> Result<NewKey, ApiError> {
     let key = ApiKey::generate().map_err(ApiError::internal)?;
     let stored = StoredKey {
         id: key.id.clone(),
@@ -87,5 +83,8 @@ fn new_key(ctl: &Controller, namespace: &str) -> Result<ApiKey, ApiError> {
     };
     ctl.registry.put_key(&stored)?;
     ctl.keys.add(stored);
-    Ok(key)
+    Ok(NewKey {
+        namespace: namespace.to_string(),
+        key: key.to_string(),
+    })
 }

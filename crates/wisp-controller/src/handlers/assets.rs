@@ -9,29 +9,45 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
-use serde_json::json;
+use wisp_api::admin::{AssetCount, AssetsView};
 
 use crate::Controller;
-use crate::api::{json_response, lookup, read_capped_body};
+use crate::edge::extract::{self, RequestBody};
+use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
+use crate::handlers::actions::deployed;
 
-pub(crate) async fn put_assets(
+/// Replaces the action's assets with the archive in the body.
+pub async fn put<B: RequestBody>(
     ctl: &Arc<Controller>,
-    req: Request<Incoming>,
+    req: Request<B>,
     ns: &str,
     name: &str,
-) -> Result<http::Response<wisp_invoker::Body>, ApiError> {
-    let action = lookup(ctl, ns, name)?;
-    let body = read_capped_body(req, ctl.config.max_deploy_bytes).await?;
+) -> ApiResult {
+    let action = deployed(ctl, ns, name)?;
+    let (parts, body) = req.into_parts();
+    let body = extract::body(
+        &parts.headers,
+        body,
+        ctl.config.max_deploy_bytes,
+        ctl.config.body_timeout,
+    )
+    .await?;
     let files = ctl.files_of(ns, name);
     let (count, bytes) = tokio::task::spawn_blocking(move || replace_assets(&files, &body))
         .await
         .map_err(ApiError::internal)??;
     ctl.publish(action.record.clone());
-    Ok(json_response(
+    Ok(respond::json(
         StatusCode::OK,
-        &json!({"namespace": ns, "name": name, "assets": {"files": count, "bytes": bytes}}),
+        &AssetsView {
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            assets: AssetCount {
+                files: count,
+                bytes,
+            },
+        },
     ))
 }
 

@@ -1,0 +1,7 @@
+//! The HTTP edge's leaf helpers, which every handler uses and which use no
+//! handler: responses ([`respond`]), what a request carries ([`extract`]) and who
+//! sent it ([`authn`]).
+
+pub mod authn;
+pub mod extract;
+pub mod respond;

@@ -1,0 +1,10 @@
+//! One handler module per resource. Each turns a routed request into a response
+//! or an [`ApiError`](crate::ApiError), using the leaf helpers of
+//! [`edge`](crate::edge).
+
+pub mod actions;
+pub mod activations;
+pub mod admin;
+pub mod assets;
+pub mod invoke;
+pub mod web;

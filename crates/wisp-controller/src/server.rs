@@ -1,0 +1,81 @@
+//! The HTTP/1.1 server: accepts connections up to a cap, gives each a task, and
+//! drains on shutdown. Every connection has a header read timeout (which also
+//! closes one idle between requests); bodies have their own read timeout where
+//! they are read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::Controller;
+
+/// How long shutdown waits for requests in flight before closing connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then stops accepting,
+/// lets requests in flight finish (up to [`SHUTDOWN_GRACE`]) and returns.
+///
+/// At most `max_connections` connections are open at once: beyond, new ones wait
+/// in the kernel's listen backlog until one closes, as `wasmtime serve` does.
+pub async fn serve(
+    listener: TcpListener,
+    controller: Arc<Controller>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(controller.config.max_connections.max(1)));
+    let mut builder = http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(controller.config.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = open.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let ctl = controller.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let ctl = ctl.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(crate::dispatch::handle(&ctl, req, peer).await)
+            }
+        });
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing");
+    }
+    Ok(())
+}
