@@ -375,4 +375,53 @@ mod tests {
         assert!(!valid_name("a%20b"));
         assert!(!valid_name(&"a".repeat(257)));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn method() -> impl Strategy<Value = Method> {
+            prop_oneof![
+                Just(Method::GET),
+                Just(Method::PUT),
+                Just(Method::POST),
+                Just(Method::DELETE),
+                Just(Method::PATCH),
+                Just(Method::HEAD),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_path_routes_without_panicking(m in method(), path in "(/[a-z_@.%0-9-]{0,6}){0,8}/?") {
+                let _ = route(&m, &path);
+            }
+
+            #[test]
+            fn arbitrary_text_routes_without_panicking(m in method(), path in ".{0,80}") {
+                let _ = route(&m, &path);
+            }
+
+            #[test]
+            fn web_routes_keep_the_rest_of_the_path(name in "[a-z][a-z0-9-]{0,10}", rest in "(/[a-z0-9.]{0,5}){0,4}") {
+                let path = format!("/fn/{name}{rest}");
+                match route(&Method::GET, &path) {
+                    Route::Web { name: n, prefix, path_info, .. } => {
+                        prop_assert_eq!(n, name.clone());
+                        prop_assert_eq!(prefix, format!("/fn/{name}"));
+                        prop_assert_eq!(path_info, if rest.is_empty() { "/".to_string() } else { rest });
+                    }
+                    other => prop_assert!(false, "{path} routed to {other:?}"),
+                }
+            }
+
+            #[test]
+            fn names_that_pass_are_bounded_and_plain(s in ".{0,300}") {
+                if valid_name(&s) {
+                    prop_assert!(s.len() <= 256);
+                    prop_assert!(!s.contains('/') && !s.contains(' '));
+                }
+            }
+        }
+    }
 }

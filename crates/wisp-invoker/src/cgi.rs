@@ -344,4 +344,51 @@ mod tests {
         assert!(json_result(b"[1,2]").unwrap_err().contains("JSON object"));
         assert!(json_result(b"{nope").unwrap_err().contains("not JSON"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_output_parses_into_a_response(out in prop::collection::vec(any::<u8>(), 0..512)) {
+                let r = parse_cgi_output(Bytes::from(out.clone()));
+                // The body is always a suffix of the output.
+                prop_assert!(out.ends_with(&r.body));
+            }
+
+            #[test]
+            fn header_blocks_are_split_from_their_body(
+                headers in prop::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,12}", "[ -~]{0,20}"), 1..5),
+                body in prop::collection::vec(any::<u8>(), 0..64),
+            ) {
+                let mut out = Vec::new();
+                for (k, v) in &headers {
+                    out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&body);
+                let r = parse_cgi_output(Bytes::from(out));
+                prop_assert_eq!(&r.body[..], &body[..]);
+            }
+
+            #[test]
+            fn json_results_never_panic(out in prop::collection::vec(any::<u8>(), 0..512)) {
+                match json_result(&out) {
+                    Ok(v) => prop_assert!(v.is_object()),
+                    Err(e) => prop_assert!(!e.is_empty()),
+                }
+                let _ = log_lines(&out, true);
+            }
+
+            #[test]
+            fn host_headers_never_panic(host in "[ -~]{0,40}") {
+                let mut h = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&host) {
+                    h.insert(http::header::HOST, v);
+                }
+                let _ = host_and_port(&h);
+            }
+        }
+    }
 }

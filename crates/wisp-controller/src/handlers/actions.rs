@@ -113,12 +113,6 @@ pub async fn put<B: RequestBody>(
     let query = uri.query();
     let overwrite = extract::flag(query, "overwrite");
     let media = extract::media_type(req.headers());
-    let current = ctl.lookup(ns, name).map(|d| d.record.clone());
-    if current.is_some() && !overwrite {
-        return Err(ApiError::conflict(format!(
-            "the action '{ns}/{name}' already exists; use overwrite=true to update it"
-        )));
-    }
     let raw_module = match media.as_str() {
         "application/wasm" | "application/octet-stream" => true,
         "" | "application/json" => false,
@@ -128,6 +122,12 @@ pub async fn put<B: RequestBody>(
             )));
         }
     };
+    let current = ctl.lookup(ns, name).map(|d| d.record.clone());
+    if current.is_some() && !overwrite {
+        return Err(ApiError::conflict(format!(
+            "the action '{ns}/{name}' already exists; use overwrite=true to update it"
+        )));
+    }
     let (parts, body) = req.into_parts();
     let body = extract::body(
         &parts.headers,
