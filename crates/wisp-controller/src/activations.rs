@@ -16,12 +16,15 @@ use std::time::Duration;
 use serde_json::Value;
 use wisp_api::{ActivationStatus, Warmth};
 use wisp_invoker::LogLine;
-use wisp_registry::{ActivationQuery, Registry, StoredActivation, now_millis};
+use wisp_registry::{ActivationBatch, ActivationQuery, Registry, now_millis};
 
 use crate::Deployed;
 
+/// About how many bytes one encoded record takes (a web call's, without logs).
+const RECORD_BYTES_HINT: usize = 640;
+
 /// How often pending records are written.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -158,7 +161,18 @@ impl ActivationLog {
         };
         let log = self.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let encoded: Vec<StoredActivation> = batch.iter().map(|a| a.stored()).collect();
+            // Each record is encoded straight into the batch's one buffer.
+            let mut encoded = ActivationBatch::with_capacity(batch.len() * RECORD_BYTES_HINT);
+            for a in batch.iter() {
+                let rec = &a.action.record;
+                encoded.push(
+                    &rec.namespace,
+                    &rec.name,
+                    a.id.as_str(),
+                    a.start_us,
+                    |out| a.encode_into(out),
+                );
+            }
             let result = log.registry.put_activations(&encoded);
             (result, batch)
         })
@@ -402,6 +416,13 @@ pub enum ActivationResult {
 impl Activation {
     /// OpenWhisk's activation record, encoded.
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_BYTES_HINT);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// OpenWhisk's activation record, appended to `out` as JSON.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         use std::borrow::Cow;
         use wisp_api::activation::{
             ActivationDoc, ActivationLimits, ActivationResponse, Annotation, AnnotationValue,
@@ -464,23 +485,12 @@ impl Activation {
                 text("warmth", self.warmth.as_str()),
             ],
         };
-        serde_json::to_vec(&doc).unwrap_or_default()
+        let _ = serde_json::to_writer(out, &doc);
     }
 
     /// The record as JSON.
     pub fn to_value(&self) -> Value {
         serde_json::from_slice(&self.encode()).unwrap_or(Value::Null)
-    }
-
-    /// The record as the registry stores it.
-    fn stored(&self) -> StoredActivation {
-        StoredActivation {
-            namespace: self.action.record.namespace.clone(),
-            name: self.action.record.name.clone(),
-            activation_id: self.id.as_str().to_string(),
-            start_us: self.start_us,
-            record: self.encode(),
-        }
     }
 }
 

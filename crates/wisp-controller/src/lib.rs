@@ -78,6 +78,8 @@ pub struct Controller {
     keys: keys::KeyRing,
     /// What stays in memory and what gets reserved.
     keep: Arc<dyn KeepPolicy>,
+    /// Open connections, across every serving thread.
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Controller {
@@ -96,6 +98,9 @@ impl Controller {
             config.retention,
         ));
         let keys = keys::KeyRing::new(config.api_key.clone(), registry.list_keys()?);
+        let config_connections = config
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let ctl = Controller {
             policy: config.policy(),
             config,
@@ -105,6 +110,7 @@ impl Controller {
             activations,
             keys,
             keep: Arc::new(wisp_patterns::PatternPolicy),
+            connections: Arc::new(tokio::sync::Semaphore::new(config_connections)),
         };
         let mut used = std::collections::HashSet::new();
         for (key, record) in ctl.registry.all_actions()? {

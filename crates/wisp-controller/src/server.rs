@@ -1,7 +1,12 @@
 //! The HTTP/1.1 server: accepts connections up to a cap, gives each a task, and
-//! drains on shutdown. Every connection has a header read timeout (which also
-//! closes one idle between requests); bodies have their own read timeout where
-//! they are read.
+//! drains on shutdown. Every connection has a header read timeout; bodies have
+//! their own read timeout where they are read.
+//!
+//! The server runs one single-threaded runtime per core, each with its own
+//! listener on the same port ([`listener`] sets `SO_REUSEPORT`, so the kernel
+//! spreads connections over them). A connection, its requests and its guests
+//! then stay on one thread: no work stealing, no wake-up of another thread per
+//! request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +14,26 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::Controller;
+
+/// Connections the kernel queues for one listener before `accept`.
+const BACKLOG: u32 = 1024;
+
+/// A listener on `addr` that other listeners of this process may share
+/// (`SO_REUSEPORT`). Call inside the runtime that will serve it.
+pub fn listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
 
 /// How long shutdown waits for requests in flight before closing connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -19,15 +41,16 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then stops accepting,
 /// lets requests in flight finish (up to [`SHUTDOWN_GRACE`]) and returns.
 ///
-/// At most `max_connections` connections are open at once: beyond, new ones wait
-/// in the kernel's listen backlog until one closes, as `wasmtime serve` does.
+/// At most `max_connections` connections are open at once, over every listener
+/// of the controller: beyond, new ones wait in the kernel's listen backlog until
+/// one closes, as `wasmtime serve` does.
 pub async fn serve(
     listener: TcpListener,
     controller: Arc<Controller>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let open = Arc::new(Semaphore::new(controller.config.max_connections.max(1)));
+    let open = controller.connections.clone();
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)

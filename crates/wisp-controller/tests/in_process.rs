@@ -79,20 +79,53 @@ async fn deploy_invoke_and_refusals_without_a_socket() {
     let (status, v) = send(&h, "PUT", url, Some("application/wasm"), module.clone()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["wisp"]["shape"], "command");
-    let (status, v) = send(&h, "POST", &format!("{url}?blocking=true&result=true"), None, "{}").await;
-    assert_eq!((status, v), (StatusCode::OK, serde_json::json!({"ok": true})));
+    let (status, v) = send(
+        &h,
+        "POST",
+        &format!("{url}?blocking=true&result=true"),
+        None,
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (status, v),
+        (StatusCode::OK, serde_json::json!({"ok": true}))
+    );
 
     // A second PUT without overwrite is a conflict; with it, a new version.
     let (status, _) = send(&h, "PUT", url, Some("application/wasm"), module.clone()).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, v) = send(&h, "PUT", &format!("{url}?overwrite=true&memory=64"), Some("application/wasm"), module.clone()).await;
-    assert_eq!((status, v["version"].as_str()), (StatusCode::OK, Some("0.0.2")));
+    let (status, v) = send(
+        &h,
+        "PUT",
+        &format!("{url}?overwrite=true&memory=64"),
+        Some("application/wasm"),
+        module.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["version"].as_str()),
+        (StatusCode::OK, Some("0.0.2"))
+    );
     assert_eq!(v["limits"]["memory"], 64);
 
     // Limits beyond the pool, a body type the route does not take, bad JSON.
-    let (status, v) = send(&h, "PUT", &format!("{url}?overwrite=true&instances=5"), Some("application/wasm"), module.clone()).await;
+    let (status, v) = send(
+        &h,
+        "PUT",
+        &format!("{url}?overwrite=true&instances=5"),
+        Some("application/wasm"),
+        module.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("limits.instances must be between 0 and 4"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("limits.instances must be between 0 and 4"),
+        "{v}"
+    );
     let (status, _) = send(&h, "PUT", url, Some("text/plain"), "x").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (status, v) = send(&h, "POST", &format!("{url}?blocking=true"), None, "{nope").await;
@@ -100,18 +133,53 @@ async fn deploy_invoke_and_refusals_without_a_socket() {
     assert_eq!(v["code"], "bad_request");
 
     // Not a module at all: 400, and the old version still serves.
-    let (status, v) = send(&h, "PUT", &format!("{url}?overwrite=true"), Some("application/wasm"), "hello").await;
+    let (status, v) = send(
+        &h,
+        "PUT",
+        &format!("{url}?overwrite=true"),
+        Some("application/wasm"),
+        "hello",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let (status, _) = send(&h, "POST", &format!("{url}?blocking=true&result=true"), None, "").await;
+    let (status, _) = send(
+        &h,
+        "POST",
+        &format!("{url}?blocking=true&result=true"),
+        None,
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods() {
     let h = harness();
-    assert_eq!(send(&h, "GET", "/nothing", None, "").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(&h, "PATCH", "/api/v1/namespaces/_/actions/x", None, "").await.0, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(send(&h, "GET", "/api/v1/namespaces/other/actions", None, "").await.0, StatusCode::FORBIDDEN);
-    assert_eq!(send(&h, "GET", "/api/v1/namespaces/_/actions/missing", None, "").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send(&h, "GET", "/fn/missing/", None, "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&h, "GET", "/nothing", None, "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&h, "PATCH", "/api/v1/namespaces/_/actions/x", None, "")
+            .await
+            .0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        send(&h, "GET", "/api/v1/namespaces/other/actions", None, "")
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&h, "GET", "/api/v1/namespaces/_/actions/missing", None, "")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&h, "GET", "/fn/missing/", None, "").await.0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -18,8 +18,10 @@
 //! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
 //! ```
 
+mod batch;
 mod redb_store;
 
+pub use batch::ActivationBatch;
 pub use redb_store::RedbRegistry;
 pub use wisp_api::ActionRecord;
 
@@ -59,23 +61,6 @@ pub fn next_version(version: &str) -> String {
     parts.resize(3, 0);
     parts[2] += 1;
     format!("{}.{}.{}", parts[0], parts[1], parts[2])
-}
-
-/// One activation record as stored: OpenWhisk's JSON record (already encoded),
-/// indexed by its namespace, start time and id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredActivation {
-    /// Namespace of the action.
-    pub namespace: String,
-    /// Name of the action.
-    pub name: String,
-    /// 32 lowercase hex digits.
-    pub activation_id: String,
-    /// Start in microseconds since the Unix epoch, unique and increasing within
-    /// a server: it orders records that start in the same millisecond.
-    pub start_us: u64,
-    /// The whole record, JSON-encoded.
-    pub record: Vec<u8>,
 }
 
 /// An API key as stored: the secret only as its SHA-256 (secrets are 256 random
@@ -141,7 +126,7 @@ pub trait Registry: Send + Sync + 'static {
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 
     /// Stores a batch of activation records in one transaction.
-    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()>;
+    fn put_activations(&self, batch: &ActivationBatch) -> Result<()>;
     /// One activation of a namespace.
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>>;
     /// Activations of a namespace, newest first, each with its start in

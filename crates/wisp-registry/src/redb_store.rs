@@ -10,7 +10,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{
-    ActionRecord, ActivationQuery, Registry, RegistryError, Result, StoredActivation, StoredKey,
+    ActionRecord, ActivationBatch, ActivationQuery, Registry, RegistryError, Result, StoredKey,
     next_version, now_millis,
 };
 
@@ -21,7 +21,7 @@ const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// Module hash → number of actions that use it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
 /// Write time (µs, unique) → one batch of activation records, encoded by
-/// [`encode_batch`]. The log writes one batch per flush, so keeping records costs
+/// [`ActivationBatch`]. The log writes one batch per flush, so keeping records costs
 /// one B-tree insert per flush, not per record. A record is always in a batch
 /// written at or after its start, which bounds every lookup.
 const ACTIVATION_BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("activation_batches");
@@ -29,69 +29,6 @@ const ACTIVATION_BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("ac
 /// How long after its start a record can be written: the longest time limit
 /// (5 min) plus queueing, with a wide margin.
 const MAX_RECORD_DELAY_US: u64 = 3_600_000_000;
-
-/// One record inside a batch.
-struct Rec<'a> {
-    start_us: u64,
-    namespace: &'a str,
-    name: &'a str,
-    id: &'a str,
-    json: &'a [u8],
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// `count: u32`, then per record `start: u64`, and `namespace`, `name`, `id`,
-/// `json`, each as `len: u32` + bytes; all little-endian.
-fn encode_batch<'a>(records: impl Iterator<Item = Rec<'a>>) -> Vec<u8> {
-    let mut out = vec![0; 4];
-    let mut count: u32 = 0;
-    for r in records {
-        out.extend_from_slice(&r.start_us.to_le_bytes());
-        put_bytes(&mut out, r.namespace.as_bytes());
-        put_bytes(&mut out, r.name.as_bytes());
-        put_bytes(&mut out, r.id.as_bytes());
-        put_bytes(&mut out, r.json);
-        count += 1;
-    }
-    out[..4].copy_from_slice(&count.to_le_bytes());
-    out
-}
-
-fn decode_batch(mut b: &[u8]) -> Option<Vec<Rec<'_>>> {
-    fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
-        if b.len() < n {
-            return None;
-        }
-        let (head, tail) = b.split_at(n);
-        *b = tail;
-        Some(head)
-    }
-    fn field<'b>(b: &mut &'b [u8]) -> Option<&'b [u8]> {
-        let len = u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize;
-        take(b, len)
-    }
-    let count = u32::from_le_bytes(take(&mut b, 4)?.try_into().ok()?);
-    let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let start_us = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
-        let namespace = std::str::from_utf8(field(&mut b)?).ok()?;
-        let name = std::str::from_utf8(field(&mut b)?).ok()?;
-        let id = std::str::from_utf8(field(&mut b)?).ok()?;
-        let json = field(&mut b)?;
-        out.push(Rec {
-            start_us,
-            namespace,
-            name,
-            id,
-            json,
-        });
-    }
-    Some(out)
-}
 
 /// The start (µs) an activation id begins with.
 fn id_start(id: &str) -> Option<u64> {
@@ -300,27 +237,20 @@ impl Registry for RedbRegistry {
             .map(|v| v.value().to_vec()))
     }
 
-    fn put_activations(&self, batch: &[StoredActivation]) -> Result<()> {
+    fn put_activations(&self, batch: &ActivationBatch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let value = encode_batch(batch.iter().map(|a| Rec {
-            start_us: a.start_us,
-            namespace: &a.namespace,
-            name: &a.name,
-            id: &a.activation_id,
-            json: &a.record,
-        }));
+        let value = batch.bytes();
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
             // Keyed by write time, which is at or after every start in it.
-            let newest_start = batch.iter().map(|a| a.start_us).max().unwrap_or(0);
-            let mut key = (now_millis() * 1000).max(newest_start);
+            let mut key = (now_millis() * 1000).max(batch.newest_start());
             if let Some(last) = batches.last().map_err(storage)? {
                 key = key.max(last.0.value() + 1);
             }
-            batches.insert(key, value.as_slice()).map_err(storage)?;
+            batches.insert(key, value).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(())
@@ -335,7 +265,7 @@ impl Registry for RedbRegistry {
         let end = start.saturating_add(MAX_RECORD_DELAY_US);
         for entry in batches.range(start..=end).map_err(storage)? {
             let (_, v) = entry.map_err(storage)?;
-            let Some(records) = decode_batch(v.value()) else {
+            let Some(records) = crate::batch::decode(v.value()) else {
                 continue;
             };
             if let Some(r) = records.iter().find(|r| r.id == id) {
@@ -372,7 +302,7 @@ impl Registry for RedbRegistry {
             if found.len() >= wanted && found.iter().all(|f| f.0 > written) {
                 break;
             }
-            let Some(records) = decode_batch(v.value()) else {
+            let Some(records) = crate::batch::decode(v.value()) else {
                 continue;
             };
             for r in records {
@@ -457,8 +387,8 @@ impl Registry for RedbRegistry {
                         .map_err(storage)?
                         .map(|v| v.value().to_vec())
                         .unwrap_or_default();
-                    if let Some(records) = decode_batch(&value) {
-                        let kept = encode_batch(records.into_iter().skip(excess));
+                    if let Some(records) = crate::batch::decode(&value) {
+                        let kept = crate::batch::encode(records.into_iter().skip(excess));
                         batches.insert(key, kept.as_slice()).map_err(storage)?;
                         deleted += excess;
                     }
@@ -657,18 +587,16 @@ mod tests {
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
     }
 
-    fn act(ns: &str, name: &str, id: &str, start: u64) -> StoredActivation {
-        let id = format!("{:016x}{id:0>16}", start * 1000);
-        StoredActivation {
-            namespace: ns.into(),
-            name: name.into(),
-            activation_id: id.clone(),
-            start_us: start * 1000,
-            record: serde_json::to_vec(
-                &serde_json::json!({"name": name, "activationId": id, "start": start}),
-            )
-            .unwrap(),
+    fn batch(records: &[(&str, &str, &str, u64)]) -> ActivationBatch {
+        let mut b = ActivationBatch::with_capacity(0);
+        for (ns, name, id, start) in records {
+            let id = format!("{:016x}{id:0>16}", start * 1000);
+            let doc = serde_json::json!({"name": name, "activationId": id, "start": start});
+            b.push(ns, name, &id, start * 1000, |out| {
+                serde_json::to_writer(out, &doc).unwrap()
+            });
         }
+        b
     }
 
     #[test]
@@ -679,12 +607,12 @@ mod tests {
         let B = b_ms;
         let dir = tempfile::tempdir().unwrap();
         let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
-        reg.put_activations(&[
-            act("a", "x", "01", B + 100),
-            act("a", "y", "02", B + 200),
-            act("a", "x", "03", B + 300),
-            act("b", "x", "04", B + 250),
-        ])
+        reg.put_activations(&batch(&[
+            ("a", "x", "01", B + 100),
+            ("a", "y", "02", B + 200),
+            ("a", "x", "03", B + 300),
+            ("b", "x", "04", B + 250),
+        ]))
         .unwrap();
         let ids = |q: ActivationQuery| -> Vec<String> {
             reg.list_activations("a", &q)

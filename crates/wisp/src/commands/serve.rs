@@ -94,7 +94,8 @@ pub struct ServeCommand {
     /// Seconds a request body may take to arrive (408 beyond).
     #[arg(long, default_value_t = defaults::BODY_TIMEOUT_S)]
     body_timeout: u64,
-    /// Worker threads serving requests. Default: one per core.
+    /// Threads serving requests, each a single-threaded runtime with its own
+    /// listener on the port (SO_REUSEPORT). Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
     /// Low-priority threads that guests running longer than 2 ms are moved to,
@@ -121,12 +122,14 @@ impl ServeCommand {
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-        let mut rt = tokio::runtime::Builder::new_multi_thread();
-        if let Some(n) = self.threads {
-            rt.worker_threads(n.max(1));
-        }
-        let runtime = rt.enable_all().build()?;
-        runtime.block_on(run(config, self.listen))
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(run(config, self.listen, threads))
     }
 
     /// The server configuration the flags describe.
@@ -158,7 +161,10 @@ impl ServeCommand {
     }
 }
 
-async fn run(config: ServerConfig, listen: SocketAddr) -> anyhow::Result<()> {
+/// Serves on `threads` single-threaded runtimes: this one (which also runs the
+/// background work and waits for the signal) and `threads - 1` more, each with
+/// its own listener on the same port.
+async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow::Result<()> {
     let registry = RedbRegistry::open(config.registry_path())
         .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?;
     let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
@@ -168,19 +174,73 @@ async fn run(config: ServerConfig, listen: SocketAddr) -> anyhow::Result<()> {
         Arc::new(registry),
         Arc::new(invoker),
     )?);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let first = wisp_controller::server::listener(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
+    let addr = first.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let mut workers = Vec::new();
+    for i in 1..threads {
+        let (ctl, stopped, bound) = (controller.clone(), stopped.clone(), bound_tx.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("wisp-serve-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let bound_now = wisp_controller::server::listener(addr);
+                    let listener = match bound_now {
+                        Ok(l) => {
+                            let _ = bound.send(Ok(()));
+                            l
+                        }
+                        Err(e) => {
+                            let _ = bound.send(Err(e));
+                            return Ok(());
+                        }
+                    };
+                    drop(bound);
+                    wisp_controller::serve(listener, ctl, stop_signal(stopped)).await?;
+                    Ok(())
+                })
+            })?;
+        workers.push(worker);
+    }
+    drop(bound_tx);
+    for _ in 1..threads {
+        match bound_rx.recv() {
+            Ok(result) => {
+                result.with_context(|| format!("cannot listen on {addr} again (SO_REUSEPORT)"))?
+            }
+            Err(_) => anyhow::bail!("a serving thread failed to start"),
+        }
+    }
     println!("wisp listening on http://{addr}");
     use std::io::Write;
     std::io::stdout().flush()?;
     controller.start().await;
-    wisp_controller::serve(listener, controller.clone(), shutdown_signal()).await?;
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    wisp_controller::serve(first, controller.clone(), signal).await?;
+    for w in workers {
+        match tokio::task::spawn_blocking(move || w.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!("a serving thread failed: {e:#}"),
+            _ => tracing::error!("a serving thread panicked"),
+        }
+    }
     // Everything acknowledged is written before the process ends.
     controller.shutdown().await;
     eprintln!("wisp stopped");
     Ok(())
+}
+
+/// Resolves once the main thread says to stop.
+async fn stop_signal(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }
 
 /// Resolves once SIGINT or SIGTERM arrives.
