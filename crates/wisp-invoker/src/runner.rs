@@ -65,7 +65,7 @@ pub(crate) trait Guest: Send + 'static {
 /// How a guest's run ended.
 pub(crate) struct Outcome<T> {
     /// `Err` when it ran out of time.
-    pub result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    pub result: Result<wasmtime::Result<T>, Elapsed>,
     /// Whether it was refused memory beyond its limit.
     pub hit_memory: bool,
     /// Time spent creating the instance.
@@ -84,7 +84,7 @@ pub(crate) fn run<G: Guest>(
     placement: crate::demote::Placement,
 ) -> impl Future<Output = Outcome<G::Output>> + Send {
     let call = async move {
-        let result = tokio::time::timeout(timeout, guest.run(&mut store)).await;
+        let result = Deadline::new(timeout, guest.run(&mut store)).await;
         let facts = store.data_mut().facts();
         let (hit_memory, init) = (facts.limiter.hit_memory, facts.init);
         drop(store);
@@ -105,6 +105,55 @@ pub(crate) fn run<G: Guest>(
                 init: Duration::ZERO,
                 timeout,
             })
+    }
+}
+
+/// The guest ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Elapsed;
+
+pin_project_lite::pin_project! {
+    /// A time limit that arms its timer only when the guest first waits: most
+    /// calls finish within their first poll and never touch the timer wheel.
+    /// The limit still counts from the start.
+    struct Deadline<F> {
+        #[pin]
+        inner: F,
+        until: tokio::time::Instant,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F> Deadline<F> {
+    fn new(limit: Duration, inner: F) -> Self {
+        Deadline {
+            inner,
+            until: tokio::time::Instant::now() + limit,
+            timer: None,
+        }
+    }
+}
+
+impl<F: Future> Future for Deadline<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let mut this = self.project();
+        if let Poll::Ready(v) = this.inner.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep_until(*this.until)));
+        }
+        match this.timer.as_pin_mut().map(|t| t.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(Elapsed)),
+            _ => Poll::Pending,
+        }
     }
 }
 
