@@ -7,11 +7,31 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: per-thread free lists without arena
-/// sprawl keep the server's resident memory flat under load, and its small
-/// allocations are cheaper (see docs/performance.md for the measurement).
+/// mimalloc instead of glibc's malloc: its small allocations are cheaper and it
+/// does not sprawl arenas across threads (see docs/performance.md for the
+/// measurement).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Milliseconds mimalloc keeps freed pages before returning them to the kernel.
+/// Its default, 1 s, let a server under load hold 20 MiB it no longer used (a
+/// burst of activation records written, a module compiled); 0 returns them at
+/// once, at no measurable cost in throughput. `MIMALLOC_PURGE_DELAY` overrides.
+const PURGE_DELAY_MS: std::ffi::c_long = 0;
+/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (include/mimalloc.h);
+/// libmimalloc-sys names no constant for it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+#[allow(
+    unsafe_code,
+    reason = "mi_option_set is mimalloc's own call for setting an option; it takes plain integers"
+)]
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a documented mimalloc option and value; no memory is touched.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
+}
 
 /// wisp: WebAssembly functions for the edge.
 #[derive(Parser)]
@@ -46,6 +66,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let g = &cli.global;
     let result = match cli.command {
