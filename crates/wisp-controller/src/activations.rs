@@ -142,9 +142,17 @@ impl ActivationLog {
             .collect())
     }
 
-    /// Writes every pending record. On a storage error the records stay pending
-    /// and are retried at the next flush.
+    /// Writes every pending record now, off the async threads.
     pub async fn flush(self: &Arc<Self>) {
+        let log = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || log.flush_now()).await {
+            tracing::error!("activation writer failed: {e}");
+        }
+    }
+
+    /// Writes every pending record, on the calling thread. On a storage error the
+    /// records stay pending and are retried at the next flush.
+    fn flush_now(&self) {
         // Move the batch to in-flight under both locks, so a reader always finds
         // each record in exactly one place.
         let batch = {
@@ -159,80 +167,90 @@ impl ActivationLog {
             *f = Arc::new(std::mem::replace(&mut *p, Vec::with_capacity(capacity)));
             f.clone()
         };
-        let log = self.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            // Each record is encoded straight into the batch's one buffer.
-            let mut encoded = ActivationBatch::with_capacity(batch.len() * RECORD_BYTES_HINT);
-            for a in batch.iter() {
-                let rec = &a.action.record;
-                encoded.push(
-                    &rec.namespace,
-                    &rec.name,
-                    a.id.as_str(),
-                    a.start_us,
-                    |out| a.encode_into(out),
-                );
+        // Each record is encoded straight into the batch's one buffer.
+        let mut encoded = ActivationBatch::with_capacity(batch.len() * RECORD_BYTES_HINT);
+        for a in batch.iter() {
+            let rec = &a.action.record;
+            encoded.push(
+                &rec.namespace,
+                &rec.name,
+                a.id.as_str(),
+                a.start_us,
+                |out| a.encode_into(out),
+            );
+        }
+        match self.registry.put_activations(&encoded) {
+            Ok(()) => {
+                if let Ok(mut f) = self.in_flight.lock() {
+                    *f = Arc::default();
+                }
             }
-            let result = log.registry.put_activations(&encoded);
-            (result, batch)
-        })
-        .await;
-        let clear_in_flight = || {
-            if let Ok(mut f) = self.in_flight.lock() {
-                *f = Arc::default();
-            }
-        };
-        match written {
-            Ok((Ok(()), _)) => clear_in_flight(),
-            Ok((Err(e), batch)) => {
+            Err(e) => {
                 tracing::error!("could not write {} activation records: {e}", batch.len());
                 // Back in front of the newer ones, under the pending lock so a
                 // reader never misses them.
                 if let (Ok(mut p), Ok(mut f)) = (self.pending.lock(), self.in_flight.lock()) {
                     *f = Arc::default();
+                    drop(encoded);
                     let mut again = Arc::unwrap_or_clone(batch);
                     again.append(&mut p);
                     *p = again;
                 }
             }
-            Err(e) => tracing::error!("activation writer failed: {e}"),
         }
     }
 
     /// Applies retention now.
     pub async fn prune(self: &Arc<Self>) {
         let log = self.clone();
-        let keep = self.retention.max_count;
-        let older_than = now_millis().saturating_sub(self.retention.max_age.as_millis() as u64);
-        match tokio::task::spawn_blocking(move || log.registry.prune_activations(keep, older_than))
-            .await
-        {
-            Ok(Ok(n)) if n > 0 => tracing::info!("retention removed {n} activation records"),
-            Ok(Err(e)) => tracing::warn!("activation retention failed: {e}"),
-            _ => {}
+        if let Err(e) = tokio::task::spawn_blocking(move || log.prune_now()).await {
+            tracing::error!("activation retention failed: {e}");
         }
     }
 
-    /// Flushes every [`FLUSH_INTERVAL`] and prunes every minute, for ever.
-    pub fn spawn_writer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let log = self.clone();
-        tokio::spawn(async move {
-            if !log.enabled {
-                return;
-            }
-            let mut since_prune = Duration::ZERO;
-            loop {
-                tokio::time::sleep(FLUSH_INTERVAL).await;
-                log.flush().await;
-                since_prune += FLUSH_INTERVAL;
-                if since_prune >= PRUNE_EVERY {
-                    since_prune = Duration::ZERO;
-                    log.prune().await;
+    fn prune_now(&self) {
+        let keep = self.retention.max_count;
+        let older_than = now_millis().saturating_sub(self.retention.max_age.as_millis() as u64);
+        match self.registry.prune_activations(keep, older_than) {
+            Ok(n) if n > 0 => tracing::info!("retention removed {n} activation records"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("activation retention failed: {e}"),
+        }
+    }
+
+    /// Starts the writer: a thread of its own, below the serving threads'
+    /// priority ([`WRITER_NICENESS`]), that flushes every [`FLUSH_INTERVAL`] and
+    /// prunes every minute until the log is dropped. Encoding a batch is a burst
+    /// of CPU; at normal priority it preempted a serving thread for a few
+    /// milliseconds each time, which was most of the server's p99.
+    pub fn spawn_writer(self: &Arc<Self>) -> std::io::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let log = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("wisp-activations".into())
+            .spawn(move || {
+                wisp_invoker::demote::set_thread_niceness(WRITER_NICENESS);
+                let mut since_prune = Duration::ZERO;
+                loop {
+                    std::thread::sleep(FLUSH_INTERVAL);
+                    let Some(log) = log.upgrade() else { return };
+                    log.flush_now();
+                    since_prune += FLUSH_INTERVAL;
+                    if since_prune >= PRUNE_EVERY {
+                        since_prune = Duration::ZERO;
+                        log.prune_now();
+                    }
                 }
-            }
-        })
+            })
+            .map(drop)
     }
 }
+
+/// Nice value of the writer thread: it gets what the serving threads leave,
+/// and a share of a busy core still far above the few percent it needs.
+const WRITER_NICENESS: i32 = 0;
 
 /// An activation id: 32 lowercase hex digits, the first 16 its start in
 /// microseconds. Kept inline, so recording a call allocates nothing for it.

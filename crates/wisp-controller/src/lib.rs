@@ -143,7 +143,9 @@ impl Controller {
         if self.activations.enabled() {
             self.activations.prune().await;
         }
-        self.activations.spawn_writer();
+        if let Err(e) = self.activations.spawn_writer() {
+            tracing::error!("cannot start the activation writer: {e}");
+        }
         wisp_patterns::spawn_keeper(
             self.clone(),
             self.keep.clone(),

@@ -37,7 +37,7 @@ impl LongRunningPool {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("wisp-long")
-            .on_thread_start(lower_priority)
+            .on_thread_start(|| set_thread_niceness(POOL_NICENESS))
             .enable_all()
             .build()?;
         Ok(LongRunningPool {
@@ -59,16 +59,17 @@ impl Drop for LongRunningPool {
     }
 }
 
+/// Sets the calling thread's nice value (higher is lower priority); failure only
+/// leaves the default.
 #[allow(
     unsafe_code,
     reason = "setpriority(2) on the calling thread is the only way to lower one thread's priority"
 )]
-fn lower_priority() {
-    // SAFETY: plain system calls on the calling thread's own id; failure only
-    // leaves the default priority.
+pub fn set_thread_niceness(nice: i32) {
+    // SAFETY: plain system calls on the calling thread's own id.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, POOL_NICENESS);
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice);
     }
 }
 

@@ -85,17 +85,6 @@ pub(crate) struct Rec<'a> {
     pub json: &'a [u8],
 }
 
-/// Encodes records (when a stored batch is rewritten).
-pub(crate) fn encode<'a>(records: impl Iterator<Item = Rec<'a>>) -> Vec<u8> {
-    let mut batch = ActivationBatch::with_capacity(0);
-    for r in records {
-        batch.push(r.namespace, r.name, r.id, r.start_us, |out| {
-            out.extend_from_slice(r.json)
-        });
-    }
-    batch.buf
-}
-
 /// The records of an encoded batch; `None` if it is damaged.
 pub(crate) fn decode(mut b: &[u8]) -> Option<Vec<Rec<'_>>> {
     fn take<'b>(b: &mut &'b [u8], n: usize) -> Option<&'b [u8]> {
@@ -144,7 +133,6 @@ mod tests {
         assert_eq!(recs.len(), 2);
         assert_eq!((recs[0].name, recs[0].json), ("a", &b"{\"x\":1}"[..]));
         assert_eq!((recs[1].id, recs[1].start_us), ("id2", 5));
-        assert_eq!(encode(recs.into_iter()), b.bytes());
         assert!(decode(&b.bytes()[..b.bytes().len() - 1]).is_none());
         assert!(decode(&[255, 255, 255, 255]).is_none());
     }

@@ -18,6 +18,7 @@
 //! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
 //! ```
 
+mod activation_log;
 mod batch;
 mod redb_store;
 

@@ -20,10 +20,8 @@ const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
 /// Module hash → number of actions that use it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
-/// Write time (µs, unique) → one batch of activation records, encoded by
-/// [`ActivationBatch`]. The log writes one batch per flush, so keeping records costs
-/// one B-tree insert per flush, not per record. A record is always in a batch
-/// written at or after its start, which bounds every lookup.
+/// Activation batches as an earlier wisp stored them (write time → batch); moved
+/// to the segment files (`activation_log.rs`) when the registry opens.
 const ACTIVATION_BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("activation_batches");
 
 /// How long after its start a record can be written: the longest time limit
@@ -45,6 +43,8 @@ const CACHE_BYTES: usize = 2 << 20;
 /// A [`Registry`] stored in one redb database file.
 pub struct RedbRegistry {
     db: Database,
+    /// Activation records, in append-only segment files beside the database.
+    activations: crate::activation_log::ActivationLog,
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
@@ -87,7 +87,31 @@ impl RedbRegistry {
             txn.open_table(KEYS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
-        Ok(RedbRegistry { db })
+        let activations = crate::activation_log::ActivationLog::open(
+            &path.as_ref().with_extension("activations"),
+        )?;
+        let reg = RedbRegistry { db, activations };
+        reg.migrate_activation_batches()?;
+        Ok(reg)
+    }
+
+    /// Moves activation batches an earlier wisp kept in the database into the
+    /// segment files, once.
+    fn migrate_activation_batches(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
+            if batches.first().map_err(storage)?.is_none() {
+                return Ok(());
+            }
+            for entry in batches.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                self.activations.put_encoded(k.value(), v.value())?;
+            }
+            batches.retain(|_, _| false).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok(())
     }
 
     fn collect(&self, namespace: Option<&str>) -> Result<Vec<(String, Result<ActionRecord>)>> {
@@ -238,45 +262,20 @@ impl Registry for RedbRegistry {
     }
 
     fn put_activations(&self, batch: &ActivationBatch) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let value = batch.bytes();
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
-            // Keyed by write time, which is at or after every start in it.
-            let mut key = (now_millis() * 1000).max(batch.newest_start());
-            if let Some(last) = batches.last().map_err(storage)? {
-                key = key.max(last.0.value() + 1);
-            }
-            batches.insert(key, value).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)?;
-        Ok(())
+        self.activations.put(batch, now_millis() * 1000)
     }
 
     fn get_activation(&self, namespace: &str, id: &str) -> Result<Option<serde_json::Value>> {
         let Some(start) = id_start(id) else {
             return Ok(None);
         };
-        let txn = self.db.begin_read().map_err(storage)?;
-        let batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
-        let end = start.saturating_add(MAX_RECORD_DELAY_US);
-        for entry in batches.range(start..=end).map_err(storage)? {
-            let (_, v) = entry.map_err(storage)?;
-            let Some(records) = crate::batch::decode(v.value()) else {
-                continue;
-            };
-            if let Some(r) = records.iter().find(|r| r.id == id) {
-                // An id of another namespace is simply not found.
-                if r.namespace != namespace {
-                    return Ok(None);
-                }
-                return Ok(Some(serde_json::from_slice(r.json).map_err(storage)?));
-            }
+        match self
+            .activations
+            .get(namespace, id, start, MAX_RECORD_DELAY_US)?
+        {
+            Some(json) => Ok(Some(serde_json::from_slice(&json).map_err(storage)?)),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     fn list_activations(
@@ -284,121 +283,35 @@ impl Registry for RedbRegistry {
         namespace: &str,
         q: &ActivationQuery,
     ) -> Result<Vec<(u64, serde_json::Value)>> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
         // Filters are in milliseconds, starts in microseconds.
         let since_us = q.since.unwrap_or(0).saturating_mul(1000);
         let upto_us = q
             .upto
             .map_or(u64::MAX, |u| u.saturating_mul(1000).saturating_add(999));
-        let wanted = q.skip + q.limit;
-        let mut found: Vec<(u64, &str, Vec<u8>)> = Vec::new();
-        let mut ids: Vec<String> = Vec::new();
-        for entry in batches.range(since_us..).map_err(storage)?.rev() {
-            let (k, v) = entry.map_err(storage)?;
-            let written = k.value();
-            // Every record of this batch and older ones started at or before
-            // `written`: once enough newer records are in hand, stop.
-            if found.len() >= wanted && found.iter().all(|f| f.0 > written) {
-                break;
-            }
-            let Some(records) = crate::batch::decode(v.value()) else {
-                continue;
-            };
-            for r in records {
-                if r.namespace != namespace
-                    || r.start_us < since_us
-                    || r.start_us > upto_us
-                    || q.name.as_deref().is_some_and(|n| n != r.name)
-                {
-                    continue;
-                }
-                ids.push(r.id.to_string());
-                found.push((r.start_us, "", r.json.to_vec()));
-            }
-            if found.len() > wanted {
-                let mut order: Vec<usize> = (0..found.len()).collect();
-                order.sort_by(|&a, &b| {
-                    found[b]
-                        .0
-                        .cmp(&found[a].0)
-                        .then_with(|| ids[b].cmp(&ids[a]))
-                });
-                order.truncate(wanted);
-                order.sort_unstable();
-                let keep: std::collections::HashSet<usize> = order.into_iter().collect();
-                let mut i = 0;
-                found.retain(|_| {
-                    let k = keep.contains(&i);
-                    i += 1;
-                    k
-                });
-                let mut i = 0;
-                ids.retain(|_| {
-                    let k = keep.contains(&i);
-                    i += 1;
-                    k
-                });
-            }
-        }
-        let mut all: Vec<(u64, String, Vec<u8>)> = found
+        let found = self
+            .activations
+            .scan_newest(since_us, q.skip + q.limit, |r| {
+                r.namespace == namespace
+                    && r.start_us >= since_us
+                    && r.start_us <= upto_us
+                    && q.name.as_deref().is_none_or(|n| n == r.name)
+            })?;
+        found
             .into_iter()
-            .zip(ids)
-            .map(|((start, _, json), id)| (start, id, json))
-            .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
-        all.into_iter()
             .skip(q.skip)
             .take(q.limit)
-            .map(|(start, _, json)| Ok((start, serde_json::from_slice(&json).map_err(storage)?)))
+            .map(|f| {
+                Ok((
+                    f.start_us,
+                    serde_json::from_slice(&f.json).map_err(storage)?,
+                ))
+            })
             .collect()
     }
 
     fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        let deleted = {
-            let mut batches = txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
-            let cutoff = older_than.saturating_mul(1000);
-            let mut sizes: Vec<(u64, usize)> = Vec::new();
-            for entry in batches.iter().map_err(storage)? {
-                let (k, v) = entry.map_err(storage)?;
-                let count = v
-                    .value()
-                    .get(..4)
-                    .and_then(|c| c.try_into().ok())
-                    .map_or(0, u32::from_le_bytes) as usize;
-                sizes.push((k.value(), count));
-            }
-            let mut total: usize = sizes.iter().map(|s| s.1).sum();
-            let mut deleted = 0;
-            for (key, count) in sizes {
-                // Whole batches written before the cutoff are older than it.
-                if key < cutoff || total.saturating_sub(count) >= keep {
-                    batches.remove(key).map_err(storage)?;
-                    total -= count;
-                    deleted += count;
-                    continue;
-                }
-                if total > keep {
-                    // Drop the oldest records of this batch only.
-                    let excess = total - keep;
-                    let value = batches
-                        .get(key)
-                        .map_err(storage)?
-                        .map(|v| v.value().to_vec())
-                        .unwrap_or_default();
-                    if let Some(records) = crate::batch::decode(&value) {
-                        let kept = crate::batch::encode(records.into_iter().skip(excess));
-                        batches.insert(key, kept.as_slice()).map_err(storage)?;
-                        deleted += excess;
-                    }
-                }
-                break;
-            }
-            deleted
-        };
-        txn.commit().map_err(storage)?;
-        Ok(deleted)
+        self.activations
+            .prune(keep, older_than.saturating_mul(1000))
     }
 
     fn create_namespace(&self, name: &str) -> Result<bool> {
