@@ -218,11 +218,10 @@ impl ActivationLog {
         }
     }
 
-    /// Starts the writer: a thread of its own, below the serving threads'
-    /// priority ([`WRITER_NICENESS`]), that flushes every [`FLUSH_INTERVAL`] and
-    /// prunes every minute until the log is dropped. Encoding a batch is a burst
-    /// of CPU; at normal priority it preempted a serving thread for a few
-    /// milliseconds each time, which was most of the server's p99.
+    /// Starts the writer: a thread of its own that flushes every
+    /// [`FLUSH_INTERVAL`] and prunes every minute until the log is dropped. It
+    /// runs at the serving threads' priority: a lower one let records pile up
+    /// (and memory grow) whenever the serving threads kept the cores busy.
     pub fn spawn_writer(self: &Arc<Self>) -> std::io::Result<()> {
         if !self.enabled {
             return Ok(());
@@ -231,7 +230,6 @@ impl ActivationLog {
         std::thread::Builder::new()
             .name("wisp-activations".into())
             .spawn(move || {
-                wisp_invoker::demote::set_thread_niceness(WRITER_NICENESS);
                 let mut since_prune = Duration::ZERO;
                 loop {
                     std::thread::sleep(FLUSH_INTERVAL);
@@ -247,10 +245,6 @@ impl ActivationLog {
             .map(drop)
     }
 }
-
-/// Nice value of the writer thread: it gets what the serving threads leave,
-/// and a share of a busy core still far above the few percent it needs.
-const WRITER_NICENESS: i32 = 0;
 
 /// An activation id: 32 lowercase hex digits, the first 16 its start in
 /// microseconds. Kept inline, so recording a call allocates nothing for it.
