@@ -25,6 +25,7 @@ pub mod handlers;
 pub mod keys;
 pub mod routes;
 pub mod server;
+mod warm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -85,8 +86,9 @@ pub struct Controller {
 impl Controller {
     /// Loads every stored action's metadata. A record that cannot be read, or
     /// whose limits the server no longer allows, is logged and skipped: the
-    /// server serves everything else. Compiled code is loaded lazily, from the
-    /// invoker's disk cache, on first call.
+    /// server serves everything else. The templates that were hot before a
+    /// restart are loaded back from the disk cache now; the others on first
+    /// call.
     pub fn new(
         config: ServerConfig,
         registry: Arc<dyn Registry>,
@@ -133,6 +135,7 @@ impl Controller {
         if removed > 0 {
             tracing::info!("removed {removed} compiled artifacts no action uses");
         }
+        ctl.preload_hot();
         Ok(ctl)
     }
 
@@ -152,11 +155,15 @@ impl Controller {
             self.config.pattern_window,
             self.config.hot_budget,
         );
+        self.spawn_hot_saver();
     }
 
-    /// Writes everything pending; call after [`serve`] returns.
-    pub async fn shutdown(&self) {
+    /// Writes everything pending (activation records, the hot set); call after
+    /// [`serve`] returns.
+    pub async fn shutdown(self: &Arc<Self>) {
         self.activations.flush().await;
+        let ctl = self.clone();
+        let _ = tokio::task::spawn_blocking(move || ctl.save_hot_now()).await;
     }
 
     /// The server's configuration.
@@ -185,8 +192,14 @@ impl Controller {
             return Ok((p, wisp_api::Warmth::Hot));
         }
         let ctl = self.clone();
-        let hash = record.module_hash.clone();
+        let (hash, shape) = (record.module_hash.clone(), record.shape);
         tokio::task::spawn_blocking(move || {
+            // The compiled code on disk is enough: no read of the module, no hash.
+            match ctl.invoker.load(&hash, shape) {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%hash, "cached code of a module does not load: {e}"),
+            }
             let module = ctl.registry.get_module(&hash)?.ok_or_else(|| {
                 ApiError::internal(format!("module {hash} is missing from the registry"))
             })?;

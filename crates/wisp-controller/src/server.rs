@@ -41,9 +41,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then stops accepting,
 /// lets requests in flight finish (up to [`SHUTDOWN_GRACE`]) and returns.
 ///
-/// At most `max_connections` connections are open at once, over every listener
-/// of the controller: beyond, new ones wait in the kernel's listen backlog until
-/// one closes, as `wasmtime serve` does.
+/// At most `max_connections` connections are served at once, over every
+/// listener of the controller: beyond, new ones wait (in the kernel's listen
+/// backlog, one per listener accepted and waiting) until one closes, as
+/// `wasmtime serve` does.
 pub async fn serve(
     listener: TcpListener,
     controller: Arc<Controller>,
@@ -58,13 +59,6 @@ pub async fn serve(
         .header_read_timeout(controller.config.header_timeout);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = open.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -75,6 +69,15 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            },
+        };
+        // Taken after the accept, so an idle listener holds no slot: at most
+        // one accepted connection per listener waits here for one to free.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = open.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
             },
         };
         let _ = stream.set_nodelay(true);

@@ -167,6 +167,27 @@ fn an_evicted_action_answers_from_disk() {
 }
 
 #[test]
+fn what_was_hot_is_hot_again_after_a_restart() {
+    let mut s = Server::start(&[]);
+    s.deploy("greet", &example_bytes("json-rust"), json!({}));
+    assert_eq!(warmth(&blocking(&s, "greet")), "hot");
+    s.restart();
+    // Loaded back before the first call.
+    assert_eq!(stats(&s, "greet")["memory"]["hot"], true);
+    assert_eq!(warmth(&blocking(&s, "greet")), "hot");
+
+    // What the policy had evicted stays on disk until called.
+    let mut s = Server::start(&["--hot-budget-mb", "0"]);
+    s.deploy("greet", &example_bytes("json-rust"), json!({}));
+    blocking(&s, "greet");
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(stats(&s, "greet")["memory"]["hot"], false);
+    s.restart();
+    assert_eq!(stats(&s, "greet")["memory"]["hot"], false);
+    assert_eq!(warmth(&blocking(&s, "greet")), "cold-disk");
+}
+
+#[test]
 fn within_budget_actions_stay_hot() {
     let s = Server::start(&[]);
     s.deploy("greet", &example_bytes("json-rust"), json!({}));
