@@ -26,24 +26,17 @@ const RECORD_BYTES_HINT: usize = 640;
 /// How often pending records are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
 /// How often retention is applied.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
-/// How many records are kept, and for how long.
+/// How many activation records are kept, for how long, and in how much disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Most records kept, all namespaces together: 100 000.
+    /// Most records kept, all namespaces together.
     pub max_count: usize,
-    /// Oldest record kept: 7 days.
+    /// Oldest record kept.
     pub max_age: Duration,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            max_count: 100_000,
-            max_age: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
+    /// Most bytes all records take (whole batches go first, oldest first).
+    pub max_bytes: u64,
 }
 
 /// The activation log of one server.
@@ -211,7 +204,10 @@ impl ActivationLog {
     fn prune_now(&self) {
         let keep = self.retention.max_count;
         let older_than = now_millis().saturating_sub(self.retention.max_age.as_millis() as u64);
-        match self.registry.prune_activations(keep, older_than) {
+        match self
+            .registry
+            .prune_activations(keep, older_than, self.retention.max_bytes)
+        {
             Ok(n) if n > 0 => tracing::info!("retention removed {n} activation records"),
             Ok(_) => {}
             Err(e) => tracing::warn!("activation retention failed: {e}"),

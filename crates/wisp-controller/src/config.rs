@@ -48,6 +48,9 @@ pub mod defaults {
     pub const RETENTION_COUNT: usize = 100_000;
     /// Oldest activation record kept, hours (7 days).
     pub const RETENTION_HOURS: u64 = 168;
+    /// Most disk all activation records take, MiB: a function that floods its
+    /// output keeps 10 MiB of logs per call.
+    pub const RETENTION_MB: u64 = 512;
     /// Compiled code kept in memory, MiB.
     pub const HOT_BUDGET_MB: usize = 64;
     /// The window access patterns are classified over, seconds.
@@ -142,6 +145,7 @@ impl ServerConfig {
             retention: Retention {
                 max_count: RETENTION_COUNT,
                 max_age: Duration::from_secs(RETENTION_HOURS * 3600),
+                max_bytes: RETENTION_MB << 20,
             },
             hot_budget: HOT_BUDGET_MB << 20,
             pattern_window: Duration::from_secs(PATTERN_WINDOW_S),

@@ -67,6 +67,8 @@ pub(crate) struct CappedBody<B> {
     inner: B,
     left: usize,
     limit: usize,
+    /// Set once the body went past the cap.
+    overflowed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<B> CappedBody<B> {
@@ -75,7 +77,13 @@ impl<B> CappedBody<B> {
             inner,
             left: limit,
             limit,
+            overflowed: Default::default(),
         }
+    }
+
+    /// A flag that tells, later, whether the body went past the cap.
+    pub(crate) fn overflow_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.overflowed.clone()
     }
 }
 
@@ -97,6 +105,8 @@ where
                 if let Some(data) = frame.data_ref() {
                     if data.len() > this.left {
                         this.left = 0;
+                        this.overflowed
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
                         return Poll::Ready(Some(Err(
                             wasmtime_wasi_http::Error::HttpRequestBodySize(Some(this.limit as u64)),
                         )));

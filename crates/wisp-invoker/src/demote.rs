@@ -89,6 +89,16 @@ enum Demotable<F: Future> {
     Moved(JoinHandle<F::Output>),
 }
 
+/// A call given up on while it runs on the pool (its caller timed out or went
+/// away) is cancelled there too.
+impl<F: Future> Drop for Demotable<F> {
+    fn drop(&mut self) {
+        if let Demotable::Moved(handle) = self {
+            handle.abort();
+        }
+    }
+}
+
 /// How many calls of a function that was just moved start on the pool at once;
 /// the next one starts on a request thread again, to see whether it still runs
 /// long.

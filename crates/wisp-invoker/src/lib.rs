@@ -393,6 +393,7 @@ impl Invoker {
                     call.path_info,
                     self.caps.request_bytes,
                 )?;
+                let overflowed = request.body().overflow_flag();
                 let (response, logs) = http_component::invoke(
                     pre,
                     request,
@@ -402,6 +403,14 @@ impl Invoker {
                     self.placement(prepared),
                 )
                 .await?;
+                // A body without a declared length that went past the cap: the
+                // component saw its stream fail; the caller is told why. (A
+                // component already streaming its answer keeps it.)
+                if overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(InvokeError::Request(BodyError::TooLarge(
+                        self.caps.request_bytes,
+                    )));
+                }
                 Ok((
                     response,
                     WebLogs(WebLogSource::Live {
@@ -494,7 +503,7 @@ impl Invoker {
                         // stdout carries the logs and the result line.
                         stdout: self.caps.log_bytes + self.caps.result_bytes,
                         stderr: self.caps.log_bytes,
-                        stdout_is: "stdout",
+                        stdout_is: "stdout (logs and result together)",
                     },
                     admitted,
                     self.placement(prepared),

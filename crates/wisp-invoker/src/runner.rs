@@ -97,16 +97,30 @@ pub(crate) fn run<G: Guest>(
         }
     };
     async move {
-        crate::demote::run(call, placement)
-            .await
-            .unwrap_or_else(|e| Outcome {
+        // The guest's own deadline ends it where it runs. A guest moved to the
+        // long-running pool can be starved of CPU there under saturation; this
+        // second deadline, on the caller's thread, answers in time anyway and
+        // cancels it.
+        match Deadline::new(timeout + CALLER_GRACE, crate::demote::run(call, placement)).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Outcome {
                 result: Ok(Err(wasmtime::format_err!("instance task failed: {e}"))),
                 hit_memory: false,
                 init: Duration::ZERO,
                 timeout,
-            })
+            },
+            Err(Elapsed) => Outcome {
+                result: Err(Elapsed),
+                hit_memory: false,
+                init: Duration::ZERO,
+                timeout,
+            },
+        }
     }
 }
+
+/// How much later than its own deadline the caller gives up on a guest.
+const CALLER_GRACE: Duration = Duration::from_millis(20);
 
 /// The guest ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -295,17 +295,25 @@ impl ActivationLog {
     }
 
     /// Drops batches written before `cutoff_us`, then the oldest records beyond
-    /// the newest `keep`; deletes segments none of whose batches is kept.
+    /// the newest `keep`, then the oldest batches while all of them take more
+    /// than `max_bytes`; deletes segments none of whose batches is kept.
     /// Returns how many records went.
-    pub(crate) fn prune(&self, keep: usize, cutoff_us: u64) -> crate::Result<usize> {
+    pub(crate) fn prune(
+        &self,
+        keep: usize,
+        cutoff_us: u64,
+        max_bytes: u64,
+    ) -> crate::Result<usize> {
         let mut state = self.lock()?;
         let mut total: usize = state.index.iter().map(BatchRef::kept).sum();
+        let mut bytes: u64 = state.index.iter().map(|b| u64::from(b.len)).sum();
         let mut deleted = 0;
         let mut drop_batches = 0;
         let mut trim: Option<(u64, u32)> = None;
         for b in &state.index {
-            if b.key < cutoff_us || total.saturating_sub(b.kept()) >= keep {
+            if b.key < cutoff_us || total.saturating_sub(b.kept()) >= keep || bytes > max_bytes {
                 total -= b.kept();
+                bytes -= u64::from(b.len);
                 deleted += b.kept();
                 drop_batches += 1;
                 continue;
@@ -446,7 +454,7 @@ mod tests {
         log.put(&batch(&[("a", 1), ("b", 2), ("c", 3)]), 10)
             .unwrap();
         log.put(&batch(&[("d", 4)]), 20).unwrap();
-        assert_eq!(log.prune(2, 0).unwrap(), 2);
+        assert_eq!(log.prune(2, 0, u64::MAX).unwrap(), 2);
         let ids = |log: &ActivationLog| -> Vec<String> {
             log.scan_newest(0, 10, |_| true)
                 .unwrap()
@@ -459,8 +467,28 @@ mod tests {
         let log = ActivationLog::open(dir.path()).unwrap();
         assert_eq!(ids(&log), ["d", "c"]);
         // Age: everything written before 15 goes.
-        assert_eq!(log.prune(100, 15).unwrap(), 1);
+        assert_eq!(log.prune(100, 15, u64::MAX).unwrap(), 1);
         assert_eq!(ids(&log), ["d"]);
+    }
+
+    #[test]
+    fn retention_bounds_the_bytes_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ActivationLog::open(dir.path()).unwrap();
+        for (i, id) in ["a", "b", "c", "d"].iter().enumerate() {
+            log.put(&batch(&[(id, i as u64)]), 10 * (i as u64 + 1))
+                .unwrap();
+        }
+        let one = batch(&[("a", 0)]).bytes().len() as u64;
+        // Room for two batches: the two oldest go.
+        assert_eq!(log.prune(100, 0, 2 * one).unwrap(), 2);
+        let left: Vec<String> = log
+            .scan_newest(0, 10, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(left, ["d", "c"]);
     }
 
     #[test]
@@ -481,7 +509,7 @@ mod tests {
         }
         let segments = || std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(segments(), 2);
-        assert_eq!(log.prune(2, 0).unwrap(), 2);
+        assert_eq!(log.prune(2, 0, u64::MAX).unwrap(), 2);
         assert_eq!(segments(), 1);
     }
 }

@@ -137,9 +137,10 @@ pub trait Registry: Send + Sync + 'static {
         namespace: &str,
         query: &ActivationQuery,
     ) -> Result<Vec<(u64, serde_json::Value)>>;
-    /// Deletes activations started before `older_than` (ms), then the oldest
-    /// beyond the newest `keep`. Returns how many were deleted.
-    fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize>;
+    /// Deletes activations written before `older_than` (ms), then the oldest
+    /// beyond the newest `keep`, then the oldest batches while all of them take
+    /// more than `max_bytes`. Returns how many were deleted.
+    fn prune_activations(&self, keep: usize, older_than: u64, max_bytes: u64) -> Result<usize>;
 
     /// Creates a namespace; false if it already exists.
     fn create_namespace(&self, name: &str) -> Result<bool>;

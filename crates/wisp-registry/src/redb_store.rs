@@ -309,9 +309,9 @@ impl Registry for RedbRegistry {
             .collect()
     }
 
-    fn prune_activations(&self, keep: usize, older_than: u64) -> Result<usize> {
+    fn prune_activations(&self, keep: usize, older_than: u64, max_bytes: u64) -> Result<usize> {
         self.activations
-            .prune(keep, older_than.saturating_mul(1000))
+            .prune(keep, older_than.saturating_mul(1000), max_bytes)
     }
 
     fn create_namespace(&self, name: &str) -> Result<bool> {
@@ -583,7 +583,7 @@ mod tests {
         assert!(reg.get_activation("a", "nothex").unwrap().is_none());
         // Count: keep the newest 2 of 4, so "01" and "02" go (an age cutoff in the
         // past removes nothing more).
-        assert_eq!(reg.prune_activations(2, B).unwrap(), 2);
+        assert_eq!(reg.prune_activations(2, B, u64::MAX).unwrap(), 2);
         assert_eq!(ids(all), ["03"]);
         assert!(
             reg.get_activation("a", &id("01", B + 100))

@@ -143,6 +143,44 @@ fn concurrent_uploads_to_a_capped_action_wait_unread() {
 }
 
 #[test]
+fn a_streamed_body_over_the_cap_is_a_413_too() {
+    let s = Server::start(&["--max-body", "1048576"]);
+    s.deploy("echo", &example_bytes("hello-http"), json!({}));
+    let addr = s.url.trim_start_matches("http://").to_string();
+    // Chunked, so no length announces it: the component gets the body as it
+    // comes, and the answer says it was too large.
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"POST /fn/echo/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let chunk = vec![b'c'; 64 << 10];
+    for _ in 0..20 {
+        let head = format!("{:x}\r\n", chunk.len());
+        if conn.write_all(head.as_bytes()).is_err()
+            || conn.write_all(&chunk).is_err()
+            || conn.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = vec![0; 4096];
+    let n = conn.read(&mut answer).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // Within the cap it is echoed whole.
+    let r = request(
+        "POST",
+        &format!("{}/fn/echo/echo", s.url),
+        None,
+        None,
+        vec![b'k'; 1000],
+    );
+    assert_eq!((r.status, r.body.len()), (200, 1000));
+}
+
+#[test]
 fn web_actions_never_see_the_credentials_wisp_checked() {
     let s = Server::start(&[]);
     let key_auth = json!({"annotations": [{"key": "require-whisk-auth", "value": true}]});

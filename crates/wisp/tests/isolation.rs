@@ -74,7 +74,7 @@ fn limits_end_only_the_offending_call_with_a_clear_error() {
     assert_eq!(r.status, 502);
     assert_eq!(
         r.error(),
-        "the action's stdout exceeded the limit of 2097152 bytes"
+        "the action's stdout (logs and result together) exceeded the limit of 2097152 bytes"
     );
 
     // A result over OpenWhisk's 1 MB cap.

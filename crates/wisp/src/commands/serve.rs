@@ -74,6 +74,9 @@ pub struct ServeCommand {
     /// Oldest activation record kept, in hours (7 days).
     #[arg(long, default_value_t = defaults::RETENTION_HOURS)]
     activation_retention_hours: u64,
+    /// Most disk all activation records take, in MiB; the oldest go first.
+    #[arg(long, default_value_t = defaults::RETENTION_MB)]
+    activation_retention_mb: u64,
     /// Compiled code kept in memory, in MiB; beyond, the access-pattern policy
     /// evicts templates (idle ones first; their code stays on disk, so a later
     /// call loads it instead of recompiling).
@@ -151,6 +154,7 @@ impl ServeCommand {
         c.activation_log = !self.no_activation_log;
         c.retention.max_count = self.activation_retention_count;
         c.retention.max_age = Duration::from_secs(self.activation_retention_hours * 3600);
+        c.retention.max_bytes = self.activation_retention_mb << 20;
         c.hot_budget = self.hot_budget_mb << 20;
         c.pattern_window = Duration::from_secs(self.pattern_window);
         c.long_running_threads = self.long_running_threads;
