@@ -99,20 +99,15 @@ pub fn media_type(headers: &http::HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-/// Reads a whole request body: refused with 413 when it declares or reaches
+/// Reads a request's whole body: refused with 413 when it declares or reaches
 /// more than `limit`, 408 when it does not arrive within `timeout`.
-pub async fn body<B>(
-    headers: &http::HeaderMap,
-    b: B,
+pub async fn whole<B: RequestBody>(
+    req: http::Request<B>,
     limit: usize,
     timeout: Duration,
-) -> Result<Bytes, ApiError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    body::check_declared(headers, limit)?;
-    Ok(body::read_body(b, limit, timeout).await?)
+) -> Result<Bytes, ApiError> {
+    body::check_declared(req.headers(), limit)?;
+    Ok(body::read_body(req.into_body(), limit, timeout).await?)
 }
 
 #[cfg(test)]

@@ -128,14 +128,7 @@ pub async fn put<B: RequestBody>(
             "the action '{ns}/{name}' already exists; use overwrite=true to update it"
         )));
     }
-    let (parts, body) = req.into_parts();
-    let body = extract::body(
-        &parts.headers,
-        body,
-        ctl.config.max_deploy_bytes,
-        ctl.config.body_timeout,
-    )
-    .await?;
+    let body = extract::whole(req, ctl.config.max_deploy_bytes, ctl.config.body_timeout).await?;
     let (doc, module) = if raw_module {
         (limits_from_query(query), Some(body.to_vec()))
     } else {

@@ -25,14 +25,7 @@ pub async fn put<B: RequestBody>(
     name: &str,
 ) -> ApiResult {
     let action = deployed(ctl, ns, name)?;
-    let (parts, body) = req.into_parts();
-    let body = extract::body(
-        &parts.headers,
-        body,
-        ctl.config.max_deploy_bytes,
-        ctl.config.body_timeout,
-    )
-    .await?;
+    let body = extract::whole(req, ctl.config.max_deploy_bytes, ctl.config.body_timeout).await?;
     let files = ctl.files_of(ns, name);
     let (count, bytes) = tokio::task::spawn_blocking(move || replace_assets(&files, &body))
         .await

@@ -35,14 +35,7 @@ pub async fn invoke<B: RequestBody>(
     let tracked = action.calls.start(wisp_patterns::client_id(&caller.key_id));
     let (prepared, warmth) = ctl.template(&action.record).await?;
     let admitted = ctl.invoker.admit(&action.slots).await.map_err(refused)?;
-    let (parts, body) = req.into_parts();
-    let body = extract::body(
-        &parts.headers,
-        body,
-        ctl.config.max_body_bytes,
-        ctl.config.body_timeout,
-    )
-    .await?;
+    let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
     let params = merge_params(&action.record.parameters, parse_params(&body)?)?;
     let begun = Begun::new(&action, Some(caller.key_id.clone()), warmth);
     let id = begun.id();
