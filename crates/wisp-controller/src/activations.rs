@@ -49,6 +49,9 @@ pub struct ActivationLog {
     pending: Mutex<Vec<Activation>>,
     /// The batch being written now, still readable until the write completes.
     in_flight: Mutex<Arc<Vec<Activation>>>,
+    /// Held for a whole flush: the writer thread and a shutdown's flush never
+    /// write at once.
+    writing: Mutex<()>,
 }
 
 impl ActivationLog {
@@ -60,6 +63,7 @@ impl ActivationLog {
             retention,
             pending: Mutex::new(Vec::new()),
             in_flight: Mutex::new(Arc::default()),
+            writing: Mutex::new(()),
         }
     }
 
@@ -146,6 +150,9 @@ impl ActivationLog {
     /// Writes every pending record, on the calling thread. On a storage error the
     /// records stay pending and are retried at the next flush.
     fn flush_now(&self) {
+        let Ok(_writing) = self.writing.lock() else {
+            return;
+        };
         // Move the batch to in-flight under both locks, so a reader always finds
         // each record in exactly one place.
         let batch = {
