@@ -302,7 +302,7 @@ def cold_md(doc, labels) -> list[str]:
         f"The first call after a fresh start against the call right after it, {rows[0]['workload']}, "
         f"median of {n} start(s) (each on a new connection for the first call, the second on the same one). "
         "Start = from spawning the server (or gateway) until it listens. wisp is restarted on its data "
-        "directory: its first call loads the module's compiled code from the disk cache. Node.js compiles the "
+        "directory: the templates it held hot before are loaded back from its disk cache before it listens, so its first call is hot when the module was (one it had evicted is loaded from the disk cache on that call). Node.js compiles the "
         "module at start, but V8 compiles function bodies lazily on their first use. wasmtime serve compiles "
         "the component before it listens. docker: the first call starts a container (the gateway's "
         "`X-Start: cold`), the second reuses it. runc and crun create a container for every call.",
