@@ -61,18 +61,8 @@ impl std::str::FromStr for Pattern {
 pub struct Classification {
     /// The pattern.
     pub pattern: Pattern,
-    /// Calls in the window.
-    pub calls: usize,
-    /// Distinct clients in the window.
-    pub clients: usize,
-    /// `calls / clients` (0 when idle).
-    pub calls_per_client: f64,
-    /// Share of the calls made by the busiest client.
-    pub top_client_share: f64,
-    /// Most calls in flight at once.
-    pub peak_concurrency: u16,
-    /// Share of the calls served hot.
-    pub hot_share: f64,
+    /// What it was decided from.
+    pub figures: Figures,
 }
 
 /// Latency percentiles in milliseconds (nearest rank).
@@ -116,6 +106,8 @@ pub struct Stats {
     pub window_seconds: f64,
     /// What the pattern was decided from.
     pub figures: Figures,
+    /// Calls the tracker keeps per action: the window holds at most this many.
+    pub sampled_calls: usize,
     /// Counts since it was deployed.
     pub calls: Totals,
     /// Calls in flight now.
@@ -128,23 +120,21 @@ pub struct Stats {
     pub reserved_slots: usize,
 }
 
-/// `figures` of [`Stats`].
+/// The figures of a window of calls an access pattern is decided from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     /// Calls in the window.
     pub calls: usize,
     /// Distinct clients.
     pub clients: usize,
-    /// Calls per client.
+    /// `calls / clients` (0 when idle).
     pub calls_per_client: f64,
-    /// The busiest client's share.
+    /// Share of the calls made by the busiest client.
     pub top_client_share: f64,
     /// Most calls in flight at once.
     pub peak_concurrency: u16,
-    /// Share served hot.
+    /// Share of the calls served hot.
     pub hot_share: f64,
-    /// Calls the tracker keeps per action: the window holds at most this many.
-    pub sampled_calls: usize,
 }
 
 /// `memory` of [`Stats`].

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use wisp_api::{Classification, Latencies, Pattern};
+use wisp_api::{Classification, Latencies, Pattern, stats::Figures};
 
 /// Mean calls per client from which clients count as calling again (MCMA
 /// rather than MCSA): halfway between one call each (pure single access) and
@@ -68,12 +68,14 @@ pub fn classify(observations: &[Observation], now_ms: u32, window_ms: u32) -> Cl
     };
     Classification {
         pattern,
-        calls,
-        clients,
-        calls_per_client,
-        top_client_share: ratio(top, calls),
-        peak_concurrency: recent.iter().map(|o| o.in_flight).max().unwrap_or(0),
-        hot_share: ratio(recent.iter().filter(|o| o.hot).count(), calls),
+        figures: Figures {
+            calls,
+            clients,
+            calls_per_client,
+            top_client_share: ratio(top, calls),
+            peak_concurrency: recent.iter().map(|o| o.in_flight).max().unwrap_or(0),
+            hot_share: ratio(recent.iter().filter(|o| o.hot).count(), calls),
+        },
     }
 }
 
@@ -122,7 +124,14 @@ mod tests {
     fn no_calls_is_idle() {
         let c = classify(&[], 5_000, 60_000);
         assert_eq!(c.pattern, Pattern::Idle);
-        assert_eq!((c.calls, c.clients, c.calls_per_client), (0, 0, 0.0));
+        assert_eq!(
+            (
+                c.figures.calls,
+                c.figures.clients,
+                c.figures.calls_per_client
+            ),
+            (0, 0, 0.0)
+        );
     }
 
     #[test]
@@ -143,7 +152,14 @@ mod tests {
         );
         let c = classify(&traffic(1, 25), 2_000, 60_000);
         assert_eq!(c.pattern, Pattern::Scma);
-        assert_eq!((c.calls, c.clients, c.top_client_share), (25, 1, 1.0));
+        assert_eq!(
+            (
+                c.figures.calls,
+                c.figures.clients,
+                c.figures.top_client_share
+            ),
+            (25, 1, 1.0)
+        );
     }
 
     #[test]
@@ -158,7 +174,14 @@ mod tests {
     fn many_clients_once_each_is_mcsa() {
         let c = classify(&traffic(25, 1), 2_000, 60_000);
         assert_eq!(c.pattern, Pattern::Mcsa);
-        assert_eq!((c.calls, c.clients, c.calls_per_client), (25, 25, 1.0));
+        assert_eq!(
+            (
+                c.figures.calls,
+                c.figures.clients,
+                c.figures.calls_per_client
+            ),
+            (25, 25, 1.0)
+        );
     }
 
     #[test]
@@ -174,7 +197,7 @@ mod tests {
         let mut o = traffic(100, 1);
         o.extend((0..49).map(|i| call(1_900, i)));
         let c = classify(&o, 2_000, 60_000);
-        assert!(c.calls_per_client < REPEAT_CALLS_PER_CLIENT);
+        assert!(c.figures.calls_per_client < REPEAT_CALLS_PER_CLIENT);
         assert_eq!(c.pattern, Pattern::Mcsa);
     }
 
@@ -182,8 +205,8 @@ mod tests {
     fn many_clients_many_calls_is_mcma() {
         let c = classify(&traffic(5, 5), 2_000, 60_000);
         assert_eq!(c.pattern, Pattern::Mcma);
-        assert_eq!(c.calls_per_client, 5.0);
-        assert_eq!(c.top_client_share, 0.2);
+        assert_eq!(c.figures.calls_per_client, 5.0);
+        assert_eq!(c.figures.top_client_share, 0.2);
     }
 
     #[test]
@@ -192,8 +215,8 @@ mod tests {
         o[1].in_flight = 7;
         o[2].hot = false;
         let c = classify(&o, 2_000, 60_000);
-        assert_eq!(c.peak_concurrency, 7);
-        assert!((c.hot_share - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(c.figures.peak_concurrency, 7);
+        assert!((c.figures.hot_share - 2.0 / 3.0).abs() < 1e-9);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_api::{Pattern, Stats, stats::Figures, stats::Memory};
+use wisp_api::{Pattern, Stats, stats::Memory};
 
 use crate::classify;
 use crate::policy::{KeepPolicy, Resident};
@@ -144,15 +144,8 @@ pub fn stats(
         name: name.to_string(),
         pattern: c.pattern,
         window_seconds: window.as_secs_f64(),
-        figures: Figures {
-            calls: c.calls,
-            clients: c.clients,
-            calls_per_client: c.calls_per_client,
-            top_client_share: c.top_client_share,
-            peak_concurrency: c.peak_concurrency,
-            hot_share: c.hot_share,
-            sampled_calls: tracker::RING_SLOTS,
-        },
+        figures: c.figures,
+        sampled_calls: tracker::RING_SLOTS,
         calls: calls.totals(),
         in_flight: calls.in_flight(),
         latency_ms: classify::latencies(&observations),

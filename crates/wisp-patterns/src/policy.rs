@@ -52,7 +52,7 @@ pub const RESERVABLE_SHARE: f64 = 0.5;
 /// One MCSA action's reservation before the pool-wide cap: its peak
 /// concurrency, between 2 and an eighth of the pool.
 fn mcsa_slots(traffic: &Classification, capacity: usize) -> usize {
-    usize::from(traffic.peak_concurrency).clamp(2, (capacity / 8).max(2))
+    usize::from(traffic.figures.peak_concurrency).clamp(2, (capacity / 8).max(2))
 }
 
 fn keep_rank(p: Pattern) -> u8 {
@@ -156,7 +156,7 @@ mod tests {
     fn traffic(pattern: Pattern, peak_concurrency: u16) -> Classification {
         let mut c = crate::classify::classify(&[], 0, 1);
         c.pattern = pattern;
-        c.peak_concurrency = peak_concurrency;
+        c.figures.peak_concurrency = peak_concurrency;
         c
     }
 

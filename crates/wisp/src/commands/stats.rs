@@ -77,7 +77,8 @@ mod tests {
         let s: Stats = serde_json::from_value(serde_json::json!({
             "namespace": "guest", "name": "hello", "pattern": "MCSA", "window_seconds": 60.0,
             "figures": {"calls": 25, "clients": 25, "calls_per_client": 1.0, "top_client_share": 0.04,
-                        "peak_concurrency": 3, "hot_share": 1.0, "sampled_calls": 128},
+                        "peak_concurrency": 3, "hot_share": 1.0},
+            "sampled_calls": 128,
             "calls": {"calls": 30, "errors": 0, "hot": 29, "cold_disk": 1, "cold_compiled": 0},
             "in_flight": 0,
             "latency_ms": {"p50": 0.5, "p90": 0.7, "p99": 1.0, "max": 1.2},
