@@ -190,7 +190,7 @@ fn retention_keeps_the_newest() {
                 .to_string()
         })
         .collect();
-    // Retention runs at start (and every minute).
+    // Retention runs at start (and every 5 s).
     s.restart();
     let list = get(&s, "activations?limit=10").json();
     let kept: Vec<&str> = list

@@ -178,6 +178,8 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
         Arc::new(registry),
         Arc::new(invoker),
     )?);
+    // Retention and the background work start before any listener serves.
+    controller.start().await;
     let first = wisp_controller::server::listener(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = first.local_addr()?;
@@ -223,7 +225,6 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     println!("wisp listening on http://{addr}");
     use std::io::Write;
     std::io::stdout().flush()?;
-    controller.start().await;
     let signal = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
