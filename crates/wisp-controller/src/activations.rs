@@ -222,7 +222,7 @@ impl ActivationLog {
     }
 
     /// Starts the writer: a thread of its own that flushes every
-    /// [`FLUSH_INTERVAL`] and prunes every minute until the log is dropped. It
+    /// [`FLUSH_INTERVAL`] and prunes every [`PRUNE_EVERY`] until the log is dropped. It
     /// runs at the serving threads' priority: a lower one let records pile up
     /// (and memory grow) whenever the serving threads kept the cores busy.
     pub fn spawn_writer(self: &Arc<Self>) -> std::io::Result<()> {

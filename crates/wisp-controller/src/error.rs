@@ -145,6 +145,16 @@ pub enum Failure {
     },
 }
 
+/// An invocation error as an answer, whether the call ran or not (for callers
+/// that record nothing, such as a refused admission).
+impl From<InvokeError> for ApiError {
+    fn from(e: InvokeError) -> Self {
+        match failure(e) {
+            Failure::Refused(error) | Failure::Failed { error, .. } => error,
+        }
+    }
+}
+
 /// The one mapping from an invocation error to what the caller sees.
 pub fn failure(e: InvokeError) -> Failure {
     match e {

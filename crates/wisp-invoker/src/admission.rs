@@ -22,16 +22,6 @@ pub enum Throttle {
     PoolBusy,
 }
 
-impl Throttle {
-    /// `action_limit` or `pool_busy`, for metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Throttle::ActionLimit(_) => "action_limit",
-            Throttle::PoolBusy => "pool_busy",
-        }
-    }
-}
-
 impl std::fmt::Display for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -83,13 +73,11 @@ impl ActionSlots {
         }
     }
 
-    /// Takes over another's reservation (an updated action keeps its slots).
+    /// Takes over the reservation of the version it replaces (an updated action
+    /// keeps its slots); a fresh `ActionSlots` has none of its own.
     pub fn inherit(&self, previous: &ActionSlots) {
-        let taken = previous.set_reservation(None);
-        if let Some(old) = self.set_reservation(taken) {
-            // Nothing held one yet; put it back rather than lose its slots.
-            previous.set_reservation(Some(old));
-        }
+        let own = self.set_reservation(previous.set_reservation(None));
+        debug_assert!(own.is_none(), "a fresh action holds no reservation");
     }
 }
 

@@ -65,7 +65,7 @@ impl Drop for LongRunningPool {
     unsafe_code,
     reason = "setpriority(2) on the calling thread is the only way to lower one thread's priority"
 )]
-pub fn set_thread_niceness(nice: i32) {
+fn set_thread_niceness(nice: i32) {
     // SAFETY: plain system calls on the calling thread's own id.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;

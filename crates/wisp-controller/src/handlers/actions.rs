@@ -6,7 +6,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use http::{Request, StatusCode};
 use wisp_api::{ActionDoc, ActionRecord, resolve};
-use wisp_registry::module_hash;
 
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
@@ -141,16 +140,13 @@ pub async fn put<B: RequestBody>(
     };
     let mut spec = resolve::resolve(doc, current.as_ref(), &ctl.policy)?;
     let module = module.or_else(|| spec.code.take());
-    let (module, known_hash) = match (module, &current) {
-        (Some(m), _) => (m, None),
+    let module = match (module, &current) {
+        (Some(m), _) => m,
         // An update without code keeps the deployed module.
-        (None, Some(c)) => {
-            let m = ctl
-                .registry
-                .get_module(&c.module_hash)?
-                .ok_or_else(|| ApiError::internal("module of an existing action is missing"))?;
-            (m, Some(c.module_hash.clone()))
-        }
+        (None, Some(c)) => ctl
+            .registry
+            .get_module(&c.module_hash)?
+            .ok_or_else(|| ApiError::internal("module of an existing action is missing"))?,
         (None, None) => {
             return Err(ApiError::bad_request(
                 "exec is missing: a new action needs its module",
@@ -164,8 +160,8 @@ pub async fn put<B: RequestBody>(
         let (prepared, _) = invoker
             .prepare(&module)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let hash = known_hash.unwrap_or_else(|| module_hash(&module));
-        let rec = ActionRecord::new(&ns2, &name2, hash, prepared.shape, spec);
+        // `prepare` hashed the module already.
+        let rec = ActionRecord::new(&ns2, &name2, prepared.hash.clone(), prepared.shape, spec);
         Ok(registry.put_action(rec, &module, overwrite)?)
     })
     .await

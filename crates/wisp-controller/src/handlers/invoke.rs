@@ -34,7 +34,7 @@ pub async fn invoke<B: RequestBody>(
     let result_only = extract::flag(query, "result");
     let tracked = action.calls.start(wisp_patterns::client_id(&caller.key_id));
     let (prepared, warmth) = ctl.template(&action.record).await?;
-    let admitted = ctl.invoker.admit(&action.slots).await.map_err(refused)?;
+    let admitted = ctl.invoker.admit(&action.slots).await?;
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
     let params = merge_params(&action.record.parameters, parse_params(&body)?)?;
     let begun = Begun::new(&action, Some(caller.key_id.clone()), warmth);
@@ -74,13 +74,6 @@ pub async fn invoke<B: RequestBody>(
     };
     ctl.activations.record(activation);
     Ok(respond::with_activation_id(response, id.as_str()))
-}
-
-/// A refusal before the call ran: its answer.
-fn refused(e: wisp_invoker::InvokeError) -> ApiError {
-    match failure(e) {
-        Failure::Refused(a) | Failure::Failed { error: a, .. } => a,
-    }
 }
 
 /// Runs an admitted API invocation. A failing action is an [`Ended`] with its

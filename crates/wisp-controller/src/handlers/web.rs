@@ -67,14 +67,7 @@ pub async fn web<B: RequestBody>(
     wisp_invoker::body::check_declared(req.headers(), ctl.config.max_body_bytes)?;
     let tracked = action.calls.start(client);
     let (prepared, warmth) = ctl.template(&action.record).await?;
-    let admitted = match ctl.invoker.admit(&action.slots).await {
-        Ok(a) => a,
-        Err(e) => {
-            return Err(match failure(e) {
-                Failure::Refused(a) | Failure::Failed { error: a, .. } => a,
-            });
-        }
-    };
+    let admitted = ctl.invoker.admit(&action.slots).await?;
     let wait = admitted.wait;
     // Web calls act for the action's owner.
     let begun = Begun::new(&action, None, warmth);
