@@ -280,6 +280,31 @@ impl ActionRecord {
         format!("{}/{}", self.namespace, self.name)
     }
 
+    /// Its limits as the API shows them.
+    pub fn limits_view(&self) -> LimitsView {
+        LimitsView {
+            timeout: self.limits.timeout,
+            memory: self.limits.memory,
+            logs: 10,
+            concurrency: 1,
+            storage: self.limits.storage,
+            instances: self.limits.instances,
+        }
+    }
+
+    /// This record as one entry of the version list.
+    pub fn version_view(&self, current: bool) -> crate::VersionView {
+        crate::VersionView {
+            version: self.version.clone(),
+            module_sha256: self.module_hash.clone(),
+            module_size: self.module_size,
+            shape: self.shape,
+            deployed: self.updated,
+            limits: self.limits_view(),
+            current,
+        }
+    }
+
     /// The record as the API shows it; `code` (the module, base64) when given.
     pub fn view(&self, code: Option<String>) -> ActionView {
         let mut annotations = self.annotations.clone();
@@ -301,14 +326,7 @@ impl ActionRecord {
                 binary: true,
                 code,
             },
-            limits: LimitsView {
-                timeout: self.limits.timeout,
-                memory: self.limits.memory,
-                logs: 10,
-                concurrency: 1,
-                storage: self.limits.storage,
-                instances: self.limits.instances,
-            },
+            limits: self.limits_view(),
             parameters: self.parameters.clone(),
             annotations,
             updated: self.updated,

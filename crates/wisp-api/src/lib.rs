@@ -9,6 +9,7 @@
 //! - [`activation`]: activation statuses, warmth and OpenWhisk's activation record;
 //! - [`stats`]: access patterns and the stats view of an action;
 //! - [`admin`]: namespaces, keys and asset uploads;
+//! - [`version`]: an action's stored versions and the rollback request;
 //! - [`ErrorBody`]: the JSON body of every API error.
 //!
 //! ```
@@ -26,11 +27,13 @@ pub mod activation;
 pub mod admin;
 pub mod resolve;
 pub mod stats;
+pub mod version;
 
 pub use action::{ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Shape, WebAuth};
 pub use activation::{ActivationStatus, Warmth};
 pub use resolve::{ActionSpec, Policy, ResolveError};
 pub use stats::{Classification, Latencies, Pattern, Stats, Totals};
+pub use version::{RollbackRequest, VersionView};
 
 use serde::{Deserialize, Serialize};
 
