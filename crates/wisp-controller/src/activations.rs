@@ -296,13 +296,16 @@ impl Begun {
     /// from the id alone.
     pub fn new(action: &Arc<Deployed>, subject: Option<String>, warmth: Warmth) -> Self {
         let start_us = next_order();
-        Begun {
+        let begun = Begun {
             action: action.clone(),
             id: ActivationId::new(start_us, salt()),
             start_us,
             subject,
             warmth,
-        }
+        };
+        // The request's log lines carry the activation from here on.
+        tracing::Span::current().record("activation_id", begun.id.as_str());
+        begun
     }
 
     /// Its id.
@@ -358,7 +361,7 @@ impl Ended {
 
 /// Ids must be unique, not secret: a per-thread SplitMix64 generator seeded once
 /// from the OS avoids a system call per request.
-fn salt() -> u64 {
+pub(crate) fn salt() -> u64 {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new({

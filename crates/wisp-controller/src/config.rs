@@ -65,6 +65,11 @@ pub mod defaults {
     pub const HEADER_TIMEOUT_S: u64 = 10;
     /// Time a request body may take to arrive, seconds.
     pub const BODY_TIMEOUT_S: u64 = 30;
+    /// Time a drain gives the calls in flight, seconds: Kubernetes' default
+    /// termination grace period.
+    pub const DRAIN_TIMEOUT_S: u64 = 30;
+    /// Versions of each action kept, with their modules and compiled code.
+    pub const KEEP_VERSIONS: usize = 10;
 }
 
 /// What `wisp serve` runs with.
@@ -113,6 +118,10 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// Time for a request body to arrive.
     pub body_timeout: Duration,
+    /// Time the calls in flight get to finish once a drain begins.
+    pub drain_timeout: Duration,
+    /// Versions of each action kept (at least 1: the current one).
+    pub keep_versions: usize,
 }
 
 impl ServerConfig {
@@ -153,6 +162,8 @@ impl ServerConfig {
             max_connections: MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(HEADER_TIMEOUT_S),
             body_timeout: Duration::from_secs(BODY_TIMEOUT_S),
+            drain_timeout: Duration::from_secs(DRAIN_TIMEOUT_S),
+            keep_versions: KEEP_VERSIONS,
         }
     }
 
@@ -162,6 +173,10 @@ impl ServerConfig {
             (
                 self.max_instances == 0,
                 "--max-instances must be at least 1",
+            ),
+            (
+                self.keep_versions == 0,
+                "--keep-versions must be at least 1 (the current version)",
             ),
             (
                 self.max_memory_mb == 0,

@@ -6,27 +6,59 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use std::time::Instant;
+
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use tracing::Instrument as _;
 use wisp_invoker::Body;
 
 use crate::Controller;
 use crate::edge::authn::{authenticate, authorize};
 use crate::edge::extract::RequestBody;
+use crate::edge::request_id;
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
 use crate::handlers::{actions, activations, admin, assets, invoke, web};
 use crate::routes::{ActionOp, Route, route, valid_name};
 
 /// Answers one request. Never fails: errors become JSON error responses.
+/// Every log line of the request carries its `request_id` (and its
+/// `activation_id` once there is one), and the response its `X-Request-Id`.
 pub async fn handle<B: RequestBody>(
     ctl: &Arc<Controller>,
     req: Request<B>,
     peer: SocketAddr,
 ) -> Response<Body> {
-    match answer(ctl, req, peer).await {
+    let request_id = request_id::take(req.headers());
+    let span = tracing::warn_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or_default(),
+        activation_id = tracing::field::Empty,
+    );
+    let access = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
+    let mut response = match answer(ctl, req, peer).instrument(span.clone()).await {
         Ok(r) => r,
         Err(e) => respond::error(e),
+    };
+    if let Some((method, uri, started)) = access {
+        span.in_scope(|| {
+            tracing::info!(
+                %method,
+                path = uri.path(),
+                status = response.status().as_u16(),
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "request"
+            )
+        });
     }
+    let headers = response.headers_mut();
+    headers.insert(request_id::HEADER, request_id);
+    if ctl.lifecycle().draining() {
+        // The client's next request goes to a node that is not stopping.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn answer<B: RequestBody>(
@@ -38,11 +70,24 @@ async fn answer<B: RequestBody>(
     // without a copy.
     let uri = req.uri().clone();
     let query = uri.query();
-    match route(req.method(), req.uri().path()) {
-        Route::Health => Ok(respond::json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok"}),
-        )),
+    let route = route(req.method(), req.uri().path());
+    match route {
+        Route::Health => {
+            return Ok(respond::json(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ok"}),
+            ));
+        }
+        Route::Ready => return Ok(ready(ctl)),
+        _ => {}
+    }
+    // Counted before the check, so a drain that begins now waits for it.
+    let _in_flight = ctl.lifecycle().enter();
+    if ctl.lifecycle().draining() {
+        return Err(ApiError::draining());
+    }
+    match route {
+        Route::Health | Route::Ready => Err(ApiError::not_found("no such resource")),
         Route::ApiInfo => Ok(respond::json(
             StatusCode::OK,
             &serde_json::json!({
@@ -108,5 +153,22 @@ async fn answer<B: RequestBody>(
                 ActionOp::Invoke => invoke::invoke(ctl, req, &caller, &name).await,
             }
         }
+    }
+}
+
+/// `GET /readyz`: 200 while serving, 503 while draining (the process answers
+/// it only once the registry is open and the engine ready; before, the
+/// starting listener answers 503).
+fn ready(ctl: &Controller) -> Response<Body> {
+    if ctl.lifecycle().draining() {
+        let mut r = respond::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "draining"}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    } else {
+        respond::json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
     }
 }

@@ -21,6 +21,59 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry may succeed (429 and 503).
     pub retry_after: Option<u32>,
+    /// Why the request was turned away unserved, for 429 and 503 (counted in
+    /// `wisp_throttled_total` where every error becomes its response).
+    pub throttled: Option<Throttled>,
+}
+
+/// Why a request was turned away unserved: the `reason` label of
+/// `wisp_throttled_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// 429: the action runs its `limits.instances` and its queue is full or
+    /// the wait timed out.
+    ActionCap,
+    /// 429: the shared pool is busy and its queue is full.
+    PoolFull,
+    /// 429: no slot of the shared pool came free within `--queue-timeout`.
+    QueueTimeout,
+    /// 503: the server is draining.
+    Draining,
+}
+
+impl Throttled {
+    /// Every reason, in the order of [`Throttled::index`].
+    pub const ALL: [Throttled; 4] = [
+        Throttled::ActionCap,
+        Throttled::PoolFull,
+        Throttled::QueueTimeout,
+        Throttled::Draining,
+    ];
+
+    /// Its position in [`Throttled::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Throttled::ActionCap => "action_cap",
+            Throttled::PoolFull => "pool_full",
+            Throttled::QueueTimeout => "queue_timeout",
+            Throttled::Draining => "draining",
+        }
+    }
+}
+
+impl From<wisp_invoker::Throttle> for Throttled {
+    fn from(t: wisp_invoker::Throttle) -> Self {
+        match t {
+            wisp_invoker::Throttle::ActionLimit(_) => Throttled::ActionCap,
+            wisp_invoker::Throttle::PoolFull => Throttled::PoolFull,
+            wisp_invoker::Throttle::QueueTimeout => Throttled::QueueTimeout,
+        }
+    }
 }
 
 impl ApiError {
@@ -30,6 +83,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            throttled: None,
         }
     }
 
@@ -81,10 +135,23 @@ impl ApiError {
             message,
         )
     }
-    /// 429: throttled.
-    pub fn too_many(message: impl Into<String>) -> Self {
+    /// 429: throttled, for `reason`.
+    pub fn too_many(reason: Throttled, message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
         e.retry_after = Some(1);
+        e.throttled = Some(reason);
+        e
+    }
+    /// 503: the server is draining; another node (or this one, restarted)
+    /// will answer.
+    pub fn draining() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "the server is shutting down; retry on another node or later",
+        );
+        e.retry_after = Some(1);
+        e.throttled = Some(Throttled::Draining);
         e
     }
     /// 502: the action failed.
@@ -158,7 +225,9 @@ impl From<InvokeError> for ApiError {
 /// The one mapping from an invocation error to what the caller sees.
 pub fn failure(e: InvokeError) -> Failure {
     match e {
-        InvokeError::Throttled(t) => Failure::Refused(ApiError::too_many(t.to_string())),
+        InvokeError::Throttled(t) => {
+            Failure::Refused(ApiError::too_many(t.into(), t.to_string()))
+        }
         InvokeError::Request(b) => Failure::Refused(b.into()),
         InvokeError::Internal(m) => Failure::Refused(ApiError::internal(m)),
         InvokeError::Timeout(_) => Failure::Failed {
@@ -194,9 +263,25 @@ mod tests {
             Failure::Failed { status, error } => (error.status, Some(status)),
         };
         assert_eq!(
-            status(InvokeError::Throttled(wisp_invoker::Throttle::PoolBusy)),
+            status(InvokeError::Throttled(wisp_invoker::Throttle::PoolFull)),
             (StatusCode::TOO_MANY_REQUESTS, None)
         );
+        let reason = |t| match failure(InvokeError::Throttled(t)) {
+            Failure::Refused(a) => a.throttled,
+            Failure::Failed { .. } => None,
+        };
+        assert_eq!(
+            reason(wisp_invoker::Throttle::ActionLimit(1)),
+            Some(Throttled::ActionCap)
+        );
+        assert_eq!(
+            reason(wisp_invoker::Throttle::QueueTimeout),
+            Some(Throttled::QueueTimeout)
+        );
+        assert_eq!(ApiError::draining().throttled, Some(Throttled::Draining));
+        for (i, t) in Throttled::ALL.iter().enumerate() {
+            assert_eq!(t.index(), i);
+        }
         assert_eq!(
             status(InvokeError::Request(BodyError::TooLarge(5))),
             (StatusCode::PAYLOAD_TOO_LARGE, None)

@@ -23,6 +23,7 @@ pub mod edge;
 pub mod error;
 pub mod handlers;
 pub mod keys;
+pub mod lifecycle;
 pub mod routes;
 pub mod server;
 mod warm;
@@ -81,6 +82,8 @@ pub struct Controller {
     keep: Arc<dyn KeepPolicy>,
     /// Open connections, across every serving thread.
     connections: Arc<tokio::sync::Semaphore>,
+    /// Serving or draining, and the requests in flight.
+    lifecycle: Arc<lifecycle::Lifecycle>,
 }
 
 impl Controller {
@@ -113,6 +116,7 @@ impl Controller {
             keys,
             keep: Arc::new(wisp_patterns::PatternPolicy),
             connections: Arc::new(tokio::sync::Semaphore::new(config_connections)),
+            lifecycle: Arc::default(),
         };
         let mut used = std::collections::HashSet::new();
         for (key, record) in ctl.registry.all_actions()? {
@@ -164,6 +168,11 @@ impl Controller {
         self.activations.flush().await;
         let ctl = self.clone();
         let _ = tokio::task::spawn_blocking(move || ctl.save_hot_now()).await;
+    }
+
+    /// Serving or draining, and the requests in flight.
+    pub fn lifecycle(&self) -> &Arc<lifecycle::Lifecycle> {
+        &self.lifecycle
     }
 
     /// The server's configuration.

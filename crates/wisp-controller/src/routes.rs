@@ -8,8 +8,10 @@ pub const DEFAULT_NAMESPACE: &str = "guest";
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `GET /health`: liveness.
+    /// `GET /healthz` (or `/health`): liveness.
     Health,
+    /// `GET /readyz`: readiness.
+    Ready,
     /// `GET /api/v1`: API information.
     ApiInfo,
     /// `GET /api/v1/namespaces`.
@@ -115,12 +117,10 @@ pub fn valid_name(s: &str) -> bool {
 
 /// Routes a request path (without the query string).
 pub fn route(method: &Method, path: &str) -> Route {
-    if path == "/health" {
-        return if method == Method::GET {
-            Route::Health
-        } else {
-            Route::MethodNotAllowed
-        };
+    match path {
+        "/healthz" | "/health" => return get_only(method, Route::Health),
+        "/readyz" => return get_only(method, Route::Ready),
+        _ => {}
     }
     if let Some(rest) = path.strip_prefix("/fn/") {
         let (name, path_info) = split_first(rest);
@@ -362,6 +362,9 @@ mod tests {
         assert_eq!(route(&Method::GET, "/nothing"), Route::NotFound);
         assert_eq!(route(&Method::GET, "/api/v1"), Route::ApiInfo);
         assert_eq!(route(&Method::GET, "/health"), Route::Health);
+        assert_eq!(route(&Method::GET, "/healthz"), Route::Health);
+        assert_eq!(route(&Method::GET, "/readyz"), Route::Ready);
+        assert_eq!(route(&Method::POST, "/readyz"), Route::MethodNotAllowed);
     }
 
     #[test]

@@ -35,11 +35,16 @@ pub fn listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// How long shutdown waits for requests in flight before closing connections.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long, once the calls in flight are done, responses still streaming get
+/// before their connections are closed.
+pub const STREAM_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then stops accepting,
-/// lets requests in flight finish (up to [`SHUTDOWN_GRACE`]) and returns.
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains: stops
+/// accepting, lets the calls in flight finish (up to the configured drain
+/// timeout) while requests arriving on open connections get 503, closes the
+/// connections and returns. Call [`crate::lifecycle::Lifecycle::begin_drain`]
+/// before `shutdown` resolves, so the drain's 503s begin at once on every
+/// serving thread.
 ///
 /// At most `max_connections` connections are served at once, over every
 /// listener of the controller: beyond, new ones wait (in the kernel's listen
@@ -97,11 +102,79 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let life = controller.lifecycle();
+    life.begin_drain();
+    let limit = controller.config.drain_timeout;
+    if !life.settle(limit).await {
+        tracing::warn!(
+            in_flight = life.in_flight(),
+            "calls still in flight after the drain timeout ({limit:?}); closing"
+        );
+    }
+    if tokio::time::timeout(STREAM_GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; closing");
+        tracing::warn!("responses still streaming after the drain; closing");
     }
     Ok(())
+}
+
+/// Answers on `listener` while the server starts, until `ready` resolves:
+/// `/healthz` 200 (the process is alive), `/readyz` and everything else 503
+/// with `Retry-After`, each on a connection closed after its answer. Returns
+/// `ready`'s output; the listener is then served by [`serve`].
+pub async fn serve_starting<T>(listener: &TcpListener, ready: impl Future<Output = T>) -> T {
+    tokio::pin!(ready);
+    loop {
+        let stream = tokio::select! {
+            done = &mut ready => return done,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = hyper::service::service_fn(
+            |req: http::Request<hyper::body::Incoming>| async move {
+                let (status, body) = match req.uri().path() {
+                    "/healthz" | "/health" => (http::StatusCode::OK, r#"{"status":"starting"}"#),
+                    "/readyz" => (
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        r#"{"status":"starting"}"#,
+                    ),
+                    _ => (
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        r#"{"error":"the server is starting; retry in a moment","code":"starting"}"#,
+                    ),
+                };
+                let mut r = http::Response::new(wisp_invoker::full_body(format!("{body}\n")));
+                *r.status_mut() = status;
+                let h = r.headers_mut();
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                if status != http::StatusCode::OK {
+                    h.insert(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from_static("1"),
+                    );
+                }
+                Ok::<_, std::convert::Infallible>(r)
+            },
+        );
+        let conn = http1::Builder::new()
+            .keep_alive(false)
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(
+                crate::config::defaults::HEADER_TIMEOUT_S,
+            ))
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
 }

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use http::{Request, StatusCode};
 use serde_json::Value;
 use wisp_api::ActivationStatus;
@@ -42,7 +44,11 @@ pub async fn invoke<B: RequestBody>(
 
     if !blocking {
         let ctl = ctl.clone();
+        // A drain waits for it too.
+        let in_flight = ctl.lifecycle().enter();
+        let span = tracing::Span::current();
         tokio::spawn(async move {
+            let _in_flight = in_flight;
             let ended = match run(&ctl, &action, &prepared, admitted, &params).await {
                 Ok(ended) => ended,
                 // The id was handed out: a refusal is recorded too, never lost.
@@ -53,7 +59,7 @@ pub async fn invoke<B: RequestBody>(
             };
             tracked.end(warmth, ended.status.is_success());
             ctl.activations.record(begun.finish(ended));
-        });
+        }.instrument(span));
         return Ok(respond::json(
             StatusCode::ACCEPTED,
             &serde_json::json!({"activationId": id.as_str()}),

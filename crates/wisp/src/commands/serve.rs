@@ -101,6 +101,18 @@ pub struct ServeCommand {
     /// listener on the port (SO_REUSEPORT). Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
+    /// Seconds the calls in flight get to finish after SIGTERM or SIGINT; new
+    /// requests meanwhile get 503 with Retry-After.
+    #[arg(long, default_value_t = defaults::DRAIN_TIMEOUT_S)]
+    drain_timeout: u64,
+    /// Versions of each action kept, with their modules and compiled code, for
+    /// rollback.
+    #[arg(long, default_value_t = defaults::KEEP_VERSIONS)]
+    keep_versions: usize,
+    /// Log line format on stderr: `text` for people, `json` (one object per
+    /// line) for a log pipeline. The level is set with WISP_LOG (default warn).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Low-priority threads that guests running longer than 2 ms are moved to,
     /// so long computations cannot delay other functions' calls.
     #[arg(long, default_value_t = defaults::LONG_RUNNING_THREADS)]
@@ -110,13 +122,7 @@ pub struct ServeCommand {
 impl ServeCommand {
     /// Runs until SIGINT or SIGTERM.
     pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
-        tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-            )
-            .with_writer(std::io::stderr)
-            .init();
+        init_logging(self.log_format);
         std::fs::create_dir_all(&global.data_dir).with_context(|| {
             format!("cannot create data directory {}", global.data_dir.display())
         })?;
@@ -161,7 +167,38 @@ impl ServeCommand {
         c.max_connections = self.max_connections;
         c.header_timeout = Duration::from_secs(self.header_timeout);
         c.body_timeout = Duration::from_secs(self.body_timeout);
+        c.drain_timeout = Duration::from_secs(self.drain_timeout);
+        c.keep_versions = self.keep_versions;
         c
+    }
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, the event's
+    /// fields (`message` among them) and `span` with `request_id` and
+    /// `activation_id`.
+    Json,
+}
+
+/// Logs to stderr at the level WISP_LOG sets (default `warn`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
@@ -169,20 +206,27 @@ impl ServeCommand {
 /// background work and waits for the signal) and `threads - 1` more, each with
 /// its own listener on the same port.
 async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow::Result<()> {
-    let registry = RedbRegistry::open(config.registry_path())
-        .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?;
-    let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
-        .context("cannot start the WebAssembly engine")?;
-    let controller = Arc::new(Controller::new(
-        config,
-        Arc::new(registry),
-        Arc::new(invoker),
-    )?);
-    // Retention and the background work start before any listener serves.
-    controller.start().await;
+    // Bound first, so health checks are answered while the registry opens
+    // and compiled code loads back.
     let first = wisp_controller::server::listener(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = first.local_addr()?;
+    eprintln!("wisp starting on http://{addr}");
+    let opening = tokio::task::spawn_blocking(move || -> anyhow::Result<Controller> {
+        let registry = RedbRegistry::open(config.registry_path()).with_context(|| {
+            format!("cannot open the registry in {}", config.data_dir.display())
+        })?;
+        let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
+            .context("cannot start the WebAssembly engine")?;
+        Controller::new(config, Arc::new(registry), Arc::new(invoker))
+    });
+    let controller = Arc::new(
+        wisp_controller::server::serve_starting(&first, opening)
+            .await
+            .context("the server failed while starting")??,
+    );
+    // Retention and the background work start before any listener serves.
+    controller.start().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (bound_tx, bound_rx) = std::sync::mpsc::channel();
     let mut workers = Vec::new();
@@ -225,8 +269,11 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     println!("wisp listening on http://{addr}");
     use std::io::Write;
     std::io::stdout().flush()?;
+    let lifecycle = controller.lifecycle().clone();
     let signal = async move {
         shutdown_signal().await;
+        // Every thread's requests get 503 from now on, before the listeners close.
+        lifecycle.begin_drain();
         let _ = stop.send(true);
     };
     wisp_controller::serve(first, controller.clone(), signal).await?;
