@@ -351,7 +351,7 @@ for line in open(os.path.join(work, "rss.txt")):
 load = [s for s in samples if s["label"] == "load" and s["rss_mib"] is not None]
 final = dict(l.split() for l in open(os.path.join(work, "final.txt")))
 log = open(os.path.join(work, "server.log"), errors="replace").read().splitlines()
-other_log = [l for l in log if not l.startswith(("wisp listening", "wisp stopped"))]
+other_log = [l for l in log if not l.startswith(("wisp starting", "wisp listening", "wisp stopped"))]
 data_dir = [(int(k) / MIB, os.path.basename(p)) for k, p in
             (l.split("\t", 1) for l in open(os.path.join(work, "data.txt")).read().splitlines())]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds wisp and the example functions, starts the server, deploys the examples
-# and prints curl lines to try. Ctrl-C stops the server.
+# (examples/wisp.toml) and prints curl lines to try. Ctrl-C stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,11 +23,10 @@ url=$(grep -o 'http://[^ ]*' "$log" | head -1)
 export WISP_SERVER="$url"
 cat "$log"
 
-for f in examples/build/*.wasm; do
-    # The sandbox probe is a hostile test fixture, not a demo.
-    [ "$(basename "$f")" = sandbox-probe.wasm ] && continue
-    "$wisp" deploy "$(basename "$f" .wasm)" "$f"
-done
+# Every example function, as examples/wisp.toml describes them (the sandbox
+# probe, a hostile test fixture, is not among them). A second run leaves the
+# functions that did not change alone.
+"$wisp" deploy -f examples/wisp.toml
 key=$(cat "$WISP_DATA_DIR/api-key")
 cat <<TRY
 

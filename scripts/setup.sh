@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing wisp needs, idempotently: the wasm rustup
-# targets and the Debian packages for the C/C++ examples and the benchmark.
+# targets and the Debian packages for the C/C++ examples, the metrics test and
+# the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,8 @@ if [ ${#targets_needed[@]} -gt 0 ]; then
     rustup target add "${targets_needed[@]}"
 fi
 
-pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten)
+# prometheus: its promtool checks the /metrics exposition (tests/metrics.rs).
+pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus)
 [ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
 missing=()
 for p in "${pkgs[@]}"; do

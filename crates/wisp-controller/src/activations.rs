@@ -313,15 +313,25 @@ impl Begun {
         self.id
     }
 
-    /// The record of how it ended, now.
+    /// The record of how it ended, now; its metrics recorded.
     pub fn finish(self, end: Ended) -> Activation {
+        let end_us = now_micros();
+        if let Some(m) = &self.action.metrics {
+            m.record(
+                end.status,
+                self.warmth,
+                Duration::from_micros(end_us.saturating_sub(self.start_us)),
+                end.wait,
+                end.init,
+            );
+        }
         Activation {
             action: self.action,
             id: self.id,
             subject: self.subject,
             start_us: self.start_us,
             warmth: self.warmth,
-            end_ms: now_millis(),
+            end_ms: end_us / 1000,
             status: end.status,
             result: end.result,
             logs: end.logs,
@@ -510,6 +520,14 @@ impl Activation {
     pub fn to_value(&self) -> Value {
         serde_json::from_slice(&self.encode()).unwrap_or(Value::Null)
     }
+}
+
+/// Now, in microseconds since the Unix epoch.
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 /// A unique, increasing start time in microseconds for a new record.

@@ -70,6 +70,10 @@ pub mod defaults {
     pub const DRAIN_TIMEOUT_S: u64 = 30;
     /// Versions of each action kept, with their modules and compiled code.
     pub const KEEP_VERSIONS: usize = 10;
+    /// Actions with metric series of their own; the calls of the others are
+    /// counted under `action="_other"`. Each action has 61 series, so 500
+    /// keep a scrape near 30,000 series.
+    pub const METRICS_MAX_ACTIONS: usize = 500;
 }
 
 /// What `wisp serve` runs with.
@@ -122,6 +126,14 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Versions of each action kept (at least 1: the current one).
     pub keep_versions: usize,
+    /// Whether metrics are recorded and `/metrics` served.
+    pub metrics: bool,
+    /// Actions with metric series of their own.
+    pub metrics_max_actions: usize,
+    /// A bearer token that may read `/metrics`, besides the server's own key.
+    pub metrics_token: Option<String>,
+    /// An address that serves `/metrics` (only) without authentication.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServerConfig {
@@ -164,6 +176,10 @@ impl ServerConfig {
             body_timeout: Duration::from_secs(BODY_TIMEOUT_S),
             drain_timeout: Duration::from_secs(DRAIN_TIMEOUT_S),
             keep_versions: KEEP_VERSIONS,
+            metrics: true,
+            metrics_max_actions: METRICS_MAX_ACTIONS,
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 
@@ -199,6 +215,16 @@ impl ServerConfig {
                 self.pattern_window.is_zero(),
                 "--pattern-window must be at least 1 second",
             ),
+            (
+                self.metrics_token
+                    .as_deref()
+                    .is_some_and(|t| t.trim().is_empty()),
+                "--metrics-token must not be empty",
+            ),
+            (
+                !self.metrics && self.metrics_listen.is_some(),
+                "--metrics-listen serves metrics, which --no-metrics turns off",
+            ),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, why)) => Err((*why).to_string()),
@@ -231,6 +257,7 @@ impl ServerConfig {
             max_result_bytes: self.max_result_bytes,
             max_response_bytes: self.max_response_bytes,
             long_running_threads: self.long_running_threads,
+            count_in_flight: self.metrics,
         }
     }
 
@@ -285,5 +312,12 @@ mod tests {
         let mut c = config();
         c.max_instances = 0;
         assert!(c.validate().unwrap_err().contains("--max-instances"));
+        let mut c = config();
+        c.metrics = false;
+        c.metrics_listen = Some("127.0.0.1:9100".parse().unwrap());
+        assert!(c.validate().unwrap_err().contains("--metrics-listen"));
+        let mut c = config();
+        c.metrics_token = Some(" ".into());
+        assert!(c.validate().unwrap_err().contains("--metrics-token"));
     }
 }

@@ -18,7 +18,7 @@ use crate::edge::extract::RequestBody;
 use crate::edge::request_id;
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
-use crate::handlers::{actions, activations, admin, assets, invoke, web};
+use crate::handlers::{actions, activations, admin, assets, invoke, metrics, versions, web};
 use crate::routes::{ActionOp, Route, route, valid_name};
 
 /// Answers one request. Never fails: errors become JSON error responses.
@@ -39,7 +39,11 @@ pub async fn handle<B: RequestBody>(
         .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
     let mut response = match answer(ctl, req, peer).instrument(span.clone()).await {
         Ok(r) => r,
-        Err(e) => respond::error(e),
+        Err(e) => {
+            // Every refusal (429, the drain's 503) is answered here: counted once.
+            ctl.metrics.answered(&e);
+            respond::error(e)
+        }
     };
     if let Some((method, uri, started)) = access {
         span.in_scope(|| {
@@ -79,6 +83,8 @@ async fn answer<B: RequestBody>(
             ));
         }
         Route::Ready => return Ok(ready(ctl)),
+        // Scraped during a drain too: it shows the drain.
+        Route::Metrics => return metrics::scrape(ctl, req.headers()),
         _ => {}
     }
     // Counted before the check, so a drain that begins now waits for it.
@@ -87,7 +93,9 @@ async fn answer<B: RequestBody>(
         return Err(ApiError::draining());
     }
     match route {
-        Route::Health | Route::Ready => Err(ApiError::not_found("no such resource")),
+        Route::Health | Route::Ready | Route::Metrics => {
+            Err(ApiError::not_found("no such resource"))
+        }
         Route::ApiInfo => Ok(respond::json(
             StatusCode::OK,
             &serde_json::json!({
@@ -148,6 +156,8 @@ async fn answer<B: RequestBody>(
                 ActionOp::Get => actions::get(ctl, query, ns, &name),
                 ActionOp::Delete => actions::delete(ctl, ns, &name).await,
                 ActionOp::Stats => actions::stats(ctl, ns, &name),
+                ActionOp::Versions => versions::list(ctl, ns, &name).await,
+                ActionOp::Rollback => versions::rollback(ctl, req, ns, &name).await,
                 ActionOp::Put => actions::put(ctl, req, ns, &name).await,
                 ActionOp::PutAssets => assets::put(ctl, req, ns, &name).await,
                 ActionOp::Invoke => invoke::invoke(ctl, req, &caller, &name).await,

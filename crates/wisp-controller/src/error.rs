@@ -225,9 +225,7 @@ impl From<InvokeError> for ApiError {
 /// The one mapping from an invocation error to what the caller sees.
 pub fn failure(e: InvokeError) -> Failure {
     match e {
-        InvokeError::Throttled(t) => {
-            Failure::Refused(ApiError::too_many(t.into(), t.to_string()))
-        }
+        InvokeError::Throttled(t) => Failure::Refused(ApiError::too_many(t.into(), t.to_string())),
         InvokeError::Request(b) => Failure::Refused(b.into()),
         InvokeError::Internal(m) => Failure::Refused(ApiError::internal(m)),
         InvokeError::Timeout(_) => Failure::Failed {
@@ -247,6 +245,7 @@ impl From<wisp_registry::RegistryError> for ApiError {
             wisp_registry::RegistryError::Conflict(what) => ApiError::conflict(format!(
                 "{what} already exists; use overwrite=true to update it"
             )),
+            wisp_registry::RegistryError::NoVersion(why) => ApiError::not_found(why),
             other => ApiError::internal(other),
         }
     }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod handlers;
 pub mod keys;
 pub mod lifecycle;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 mod warm;
@@ -60,6 +61,9 @@ pub struct Deployed {
     pub env: Vec<(String, String)>,
     /// Its calls, for the access-pattern tracker (kept across updates).
     pub calls: Arc<CallLog>,
+    /// Its metric series (kept across updates; the shared `_other` ones past
+    /// `--metrics-max-actions`); `None` when metrics are off.
+    pub metrics: Option<Arc<metrics::ActionMetrics>>,
 }
 
 /// Actions by namespace, then name: a lookup borrows both, allocating nothing.
@@ -84,6 +88,8 @@ pub struct Controller {
     connections: Arc<tokio::sync::Semaphore>,
     /// Serving or draining, and the requests in flight.
     lifecycle: Arc<lifecycle::Lifecycle>,
+    /// What `/metrics` serves.
+    metrics: metrics::Metrics,
 }
 
 impl Controller {
@@ -106,6 +112,7 @@ impl Controller {
         let config_connections = config
             .max_connections
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        let metrics = metrics::Metrics::new(config.metrics, config.metrics_max_actions);
         let ctl = Controller {
             policy: config.policy(),
             config,
@@ -117,8 +124,11 @@ impl Controller {
             keep: Arc::new(wisp_patterns::PatternPolicy),
             connections: Arc::new(tokio::sync::Semaphore::new(config_connections)),
             lifecycle: Arc::default(),
+            metrics,
         };
-        let mut used = std::collections::HashSet::new();
+        // Every kept version's compiled code stays, for rollbacks.
+        let mut used: std::collections::HashSet<String> =
+            ctl.registry.module_hashes()?.into_iter().collect();
         for (key, record) in ctl.registry.all_actions()? {
             let record = match record {
                 Ok(r) => r,
@@ -260,6 +270,10 @@ impl Controller {
         let deployed = Arc::new(Deployed {
             path: record.path(),
             calls: previous.map(|p| p.calls.clone()).unwrap_or_default(),
+            metrics: match previous {
+                Some(p) => p.metrics.clone(),
+                None => self.metrics.for_action(),
+            },
             record,
             limits,
             slots,
@@ -278,6 +292,9 @@ impl Controller {
             .get_mut(namespace)?
             .remove(name)?;
         self.invoker.retire(&gone.slots);
+        if let Some(m) = &gone.metrics {
+            self.metrics.release(m);
+        }
         Some(gone)
     }
 
@@ -293,12 +310,24 @@ impl Controller {
             .unwrap_or(true)
     }
 
-    /// Drops the compiled code of a module once no action runs it. A deploy of
-    /// the same module racing this only costs that deploy's next cold start a
+    /// Once no served action runs a module: drops its compiled code from
+    /// memory, and from disk too when no kept version runs it either (else it
+    /// stays there, for an instant rollback). A deploy of the same module
+    /// racing this only costs that deploy's next cold start a load or a
     /// recompile.
     pub(crate) fn release_module(&self, hash: &str) {
-        if !self.module_in_use(hash) {
-            self.invoker.forget(hash);
+        if self.module_in_use(hash) {
+            return;
+        }
+        match self.registry.has_module(hash) {
+            Ok(false) => self.invoker.forget(hash),
+            Ok(true) => {
+                self.invoker.evict(hash);
+            }
+            Err(e) => {
+                tracing::warn!(%hash, "cannot tell whether a kept version runs a module: {e}");
+                self.invoker.evict(hash);
+            }
         }
     }
 }

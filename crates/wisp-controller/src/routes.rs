@@ -12,6 +12,8 @@ pub enum Route {
     Health,
     /// `GET /readyz`: readiness.
     Ready,
+    /// `GET /metrics`: the Prometheus exposition.
+    Metrics,
     /// `GET /api/v1`: API information.
     ApiInfo,
     /// `GET /api/v1/namespaces`.
@@ -100,6 +102,10 @@ pub enum ActionOp {
     PutAssets,
     /// Its access pattern and call figures (`GET .../actions/{name}/stats`).
     Stats,
+    /// Its kept versions (`GET .../actions/{name}/versions`).
+    Versions,
+    /// Makes a kept version current (`POST .../actions/{name}/rollback`).
+    Rollback,
 }
 
 /// Whether `s` is a valid namespace, package or action name: letters, digits and
@@ -120,6 +126,7 @@ pub fn route(method: &Method, path: &str) -> Route {
     match path {
         "/healthz" | "/health" => return get_only(method, Route::Health),
         "/readyz" => return get_only(method, Route::Ready),
+        "/metrics" => return get_only(method, Route::Metrics),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/fn/") {
@@ -190,27 +197,17 @@ pub fn route(method: &Method, path: &str) -> Route {
                 },
             )
         }
+        ["namespaces", ns, "actions", name, "versions"] => {
+            action_op(method == Method::GET, ns, name, ActionOp::Versions)
+        }
+        ["namespaces", ns, "actions", name, "rollback"] => {
+            action_op(method == Method::POST, ns, name, ActionOp::Rollback)
+        }
         ["namespaces", ns, "actions", name, "stats"] => {
-            if method == Method::GET {
-                Route::Action {
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
-                    op: ActionOp::Stats,
-                }
-            } else {
-                Route::MethodNotAllowed
-            }
+            action_op(method == Method::GET, ns, name, ActionOp::Stats)
         }
         ["namespaces", ns, "actions", name, "assets"] => {
-            if method == Method::PUT {
-                Route::Action {
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
-                    op: ActionOp::PutAssets,
-                }
-            } else {
-                Route::MethodNotAllowed
-            }
+            action_op(method == Method::PUT, ns, name, ActionOp::PutAssets)
         }
         ["namespaces", ns, "actions", name] => {
             let op = match *method {
@@ -227,6 +224,19 @@ pub fn route(method: &Method, path: &str) -> Route {
             }
         }
         _ => Route::NotFound,
+    }
+}
+
+/// An operation on one action when the method fits it.
+fn action_op(method_fits: bool, ns: &str, name: &str, op: ActionOp) -> Route {
+    if method_fits {
+        Route::Action {
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            op,
+        }
+    } else {
+        Route::MethodNotAllowed
     }
 }
 
@@ -330,6 +340,26 @@ mod tests {
             route(&Method::POST, "/api/v1/namespaces/_/actions/hello/stats"),
             Route::MethodNotAllowed
         );
+        for (method, path, op) in [
+            (Method::GET, "versions", ActionOp::Versions),
+            (Method::POST, "rollback", ActionOp::Rollback),
+        ] {
+            assert!(matches!(
+                route(&method, &format!("/api/v1/namespaces/_/actions/hello/{path}")),
+                Route::Action { op: o, .. } if o == op
+            ));
+        }
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces/_/actions/hello/rollback"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(
+            route(
+                &Method::DELETE,
+                "/api/v1/namespaces/_/actions/hello/versions"
+            ),
+            Route::MethodNotAllowed
+        );
         assert!(matches!(
             route(&Method::POST, "/api/v1/namespaces/guest/actions/hello"),
             Route::Action {
@@ -365,6 +395,8 @@ mod tests {
         assert_eq!(route(&Method::GET, "/healthz"), Route::Health);
         assert_eq!(route(&Method::GET, "/readyz"), Route::Ready);
         assert_eq!(route(&Method::POST, "/readyz"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::GET, "/metrics"), Route::Metrics);
+        assert_eq!(route(&Method::PUT, "/metrics"), Route::MethodNotAllowed);
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! policy reserved for the action, else a slot of the shared instance pool.
 //! The [`Admitted`] ticket holds them until the call's instance is gone.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::gate::{Gate, Reservation};
+use crate::gate::{Gate, Refused, Reservation};
 
 /// Why a call was refused admission (HTTP 429).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,9 +18,11 @@ pub enum Throttle {
     /// The action already runs its `limits.instances`, and its queue is full or
     /// the wait timed out.
     ActionLimit(u64),
-    /// Every instance of the shared pool is busy, and its queue is full or the
-    /// wait timed out.
-    PoolBusy,
+    /// Every instance of the shared pool is busy and its queue is full: refused
+    /// at once.
+    PoolFull,
+    /// Every instance of the shared pool stayed busy for the queue timeout.
+    QueueTimeout,
 }
 
 impl std::fmt::Display for Throttle {
@@ -29,7 +32,12 @@ impl std::fmt::Display for Throttle {
                 f,
                 "the action already runs {n} instances, its limit; retry later"
             ),
-            Throttle::PoolBusy => f.write_str("too many invocations in flight; retry later"),
+            Throttle::PoolFull => {
+                f.write_str("too many invocations in flight, and too many waiting; retry later")
+            }
+            Throttle::QueueTimeout => f.write_str(
+                "too many invocations in flight: no instance came free in time; retry later",
+            ),
         }
     }
 }
@@ -73,6 +81,11 @@ impl ActionSlots {
         }
     }
 
+    /// Calls waiting for a slot of the action's own cap now.
+    pub fn queued(&self) -> usize {
+        self.cap.as_ref().map_or(0, Gate::waiting)
+    }
+
     /// Takes over the reservation of the version it replaces (an updated action
     /// keeps its slots); a fresh `ActionSlots` has none of its own.
     pub fn inherit(&self, previous: &ActionSlots) {
@@ -86,8 +99,27 @@ impl ActionSlots {
 pub struct Admitted {
     _action: Option<OwnedSemaphorePermit>,
     _slot: OwnedSemaphorePermit,
+    _running: Option<Running>,
     /// How long the call waited to be admitted.
     pub wait: Duration,
+}
+
+/// One admitted call in the invoker's count of calls holding a slot (when it
+/// counts them: `InvokerConfig::count_in_flight`); dropping it ends it.
+#[derive(Debug)]
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl crate::Invoker {
@@ -114,17 +146,30 @@ impl crate::Invoker {
         let reserved = action.reservation().and_then(|r| r.try_enter());
         let slot = match reserved {
             Some(permit) => permit,
-            None => self
-                .slots
-                .enter()
-                .await
-                .map_err(|_| crate::InvokeError::Throttled(Throttle::PoolBusy))?,
+            None => self.slots.enter().await.map_err(|refused| {
+                crate::InvokeError::Throttled(match refused {
+                    Refused::QueueFull => Throttle::PoolFull,
+                    Refused::WaitedTooLong => Throttle::QueueTimeout,
+                })
+            })?,
         };
         Ok(Admitted {
             _action: own,
             _slot: slot,
+            _running: self.running.as_ref().map(Running::enter),
             wait: waiting.elapsed(),
         })
+    }
+
+    /// Calls holding an instance slot now (admitted, their instance not yet
+    /// dropped); `None` unless the invoker counts them.
+    pub fn in_flight(&self) -> Option<usize> {
+        self.running.as_ref().map(|n| n.load(Ordering::Relaxed))
+    }
+
+    /// Calls waiting for a slot of the shared pool now.
+    pub fn queued(&self) -> usize {
+        self.slots.waiting()
     }
 
     /// Sets aside `n` free slots of the shared pool for one action (0: none),

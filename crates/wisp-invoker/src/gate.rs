@@ -42,6 +42,11 @@ impl Gate {
         }
     }
 
+    /// Calls waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Waits for a slot; the permit frees it when dropped.
     pub async fn enter(&self) -> Result<OwnedSemaphorePermit, Refused> {
         // Fast path without a timer: a slot is free.

@@ -430,6 +430,13 @@ pub(crate) struct LogPipes {
     init_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
+impl LogPipes {
+    /// The time the instance took to create (zero until it is created).
+    pub(crate) fn init(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.init_us.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// An API invocation of a component: the parameters are POSTed to `/` as JSON and
 /// the response body is the result. A JSON object body is the result itself;
 /// anything else becomes `{"statusCode": N, "body": "<text>"}`. A status of 400 or
@@ -485,8 +492,6 @@ pub(crate) async fn invoke_json(
     Ok(JsonOutcome {
         result,
         logs: lines,
-        init: std::time::Duration::from_micros(
-            logs.init_us.load(std::sync::atomic::Ordering::Relaxed),
-        ),
+        init: logs.init(),
     })
 }

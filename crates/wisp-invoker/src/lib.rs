@@ -164,6 +164,17 @@ pub struct WebCall<'a, B> {
     pub env: &'a [(String, String)],
 }
 
+/// The outcome of a web invocation.
+#[derive(Debug)]
+pub struct WebOutcome {
+    /// The response; a component may still be streaming its body.
+    pub response: http::Response<Body>,
+    /// The guest's output, read when its activation record is written.
+    pub logs: WebLogs,
+    /// Time spent creating the instance.
+    pub init: Duration,
+}
+
 /// The outcome of an API (JSON) invocation.
 #[derive(Debug, Clone)]
 pub struct JsonOutcome {
@@ -280,6 +291,10 @@ pub struct InvokerConfig {
     /// Threads of the low-priority pool that guests running longer than
     /// [`demote::DEMOTE_AFTER`] are moved to.
     pub long_running_threads: usize,
+    /// Whether to count the calls holding an instance slot
+    /// ([`Invoker::in_flight`]): two atomic operations per call, for the
+    /// metrics.
+    pub count_in_flight: bool,
 }
 
 /// How calls wait for an instance slot, of the shared pool or of an action's own
@@ -306,6 +321,8 @@ pub struct Invoker {
     capacity: usize,
     caps: Caps,
     long_running: demote::LongRunningPool,
+    /// Calls holding a slot, when counted.
+    running: Option<Arc<std::sync::atomic::AtomicUsize>>,
     _ticker: engine::EpochTicker,
 }
 
@@ -351,6 +368,7 @@ impl Invoker {
                 response_bytes: config.max_response_bytes,
             },
             long_running: demote::LongRunningPool::new(config.long_running_threads)?,
+            running: config.count_in_flight.then(Arc::default),
             _ticker: ticker,
         })
     }
@@ -380,7 +398,7 @@ impl Invoker {
         admitted: Admitted,
         call: WebCall<'_, B>,
         limits: &InvokeLimits,
-    ) -> Result<(http::Response<Body>, WebLogs), InvokeError>
+    ) -> Result<WebOutcome, InvokeError>
     where
         B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
@@ -411,13 +429,16 @@ impl Invoker {
                         self.caps.request_bytes,
                     )));
                 }
-                Ok((
+                // The instance was created before it could set a response.
+                let init = logs.init();
+                Ok(WebOutcome {
                     response,
-                    WebLogs(WebLogSource::Live {
+                    logs: WebLogs(WebLogSource::Live {
                         stdout: logs.stdout,
                         stderr: logs.stderr,
                     }),
-                ))
+                    init,
+                })
             }
             Template::Command(pre) => {
                 let (parts, body) = call.request.into_parts();
@@ -464,7 +485,11 @@ impl Invoker {
                 } else {
                     WebLogSource::Lines(Arc::new(lines))
                 };
-                Ok((response, WebLogs(logs)))
+                Ok(WebOutcome {
+                    response,
+                    logs: WebLogs(logs),
+                    init: out.init,
+                })
             }
         }
     }

@@ -21,9 +21,10 @@
 mod activation_log;
 mod batch;
 mod redb_store;
+mod versions;
 
 pub use batch::ActivationBatch;
-pub use redb_store::RedbRegistry;
+pub use redb_store::{DEFAULT_KEEP_VERSIONS, RedbRegistry};
 pub use wisp_api::ActionRecord;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,9 @@ pub enum RegistryError {
     /// The action exists and the caller did not ask to overwrite it.
     #[error("action {0} already exists")]
     Conflict(String),
+    /// The version asked for is not kept.
+    #[error("{0}")]
+    NoVersion(String),
     /// The underlying store failed (I/O, corruption, locking).
     #[error("registry storage error: {0}")]
     Storage(String),
@@ -98,16 +102,36 @@ pub struct ActivationQuery {
 /// Every write is atomic: after a crash the store holds either the old or the new
 /// state of an action, never a mix, and never an action whose module is missing.
 pub trait Registry: Send + Sync + 'static {
-    /// Stores `module` under its hash and `record` under its namespace and name in
-    /// one transaction. When the action exists and `overwrite` is false this fails
-    /// with [`RegistryError::Conflict`]; when overwriting, the version is bumped
-    /// from the stored one. Returns the record as stored.
+    /// Stores `module` under its hash and `record` as a new version of its
+    /// action, made current, in one transaction. When the action exists and
+    /// `overwrite` is false this fails with [`RegistryError::Conflict`]. The
+    /// version is the patch bump of the newest kept one (`0.0.1` for a new
+    /// action); the oldest versions beyond the registry's number kept are
+    /// removed (never the current one), with the modules no kept version
+    /// runs. Returns the record as stored.
     fn put_action(
         &self,
         record: ActionRecord,
         module: &[u8],
         overwrite: bool,
     ) -> Result<ActionRecord>;
+    /// The kept versions of an action, newest first (versions whose record
+    /// cannot be read are left out).
+    fn list_versions(&self, namespace: &str, name: &str) -> Result<Vec<ActionRecord>>;
+    /// Makes a kept version current: `version`, else the one before the
+    /// current one ([`RegistryError::NoVersion`] when there is none). `None`
+    /// when the action does not exist. Nothing is recompiled or copied: the
+    /// version's module is kept.
+    fn rollback(
+        &self,
+        namespace: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ActionRecord>>;
+    /// Whether a kept version runs the module with this hash.
+    fn has_module(&self, hash: &str) -> Result<bool>;
+    /// The hashes of every module a kept version runs.
+    fn module_hashes(&self) -> Result<Vec<String>>;
     /// The action, if it exists.
     fn get_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>>;
     /// Actions of a namespace sorted by name, after skipping `skip`, at most
@@ -119,9 +143,9 @@ pub trait Registry: Send + Sync + 'static {
     /// (`namespace/name`) and its record, or why the record cannot be read, so
     /// one bad record never hides the others.
     fn all_actions(&self) -> Result<Vec<(String, Result<ActionRecord>)>>;
-    /// Deletes the action, returning what it was (or why its record could not
-    /// be read: it is deleted all the same); a module no action uses any more
-    /// is removed.
+    /// Deletes the action and all its versions, returning what it was (or why
+    /// its record could not be read: it is deleted all the same); a module no
+    /// kept version runs any more is removed.
     fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<Result<ActionRecord>>>;
     /// The module stored under `hash`.
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>>;

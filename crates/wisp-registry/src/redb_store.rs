@@ -9,6 +9,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::versions::{self, VERSIONS};
 use crate::{
     ActionRecord, ActivationBatch, ActivationQuery, Registry, RegistryError, Result, StoredKey,
     next_version, now_millis,
@@ -18,7 +19,7 @@ use crate::{
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
 /// Module hash → module bytes.
 const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
-/// Module hash → number of actions that use it.
+/// Module hash → number of kept versions that run it.
 const MODULE_REFS: TableDefinition<&str, u64> = TableDefinition::new("module_refs");
 /// Activation batches as an earlier wisp stored them (write time → batch); moved
 /// to the segment files (`activation_log.rs`) when the registry opens.
@@ -37,12 +38,17 @@ const NAMESPACES: TableDefinition<&str, u64> = TableDefinition::new("namespaces"
 /// Key id → JSON-encoded [`StoredKey`].
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
+/// Versions kept per action unless [`RedbRegistry::keep_versions`] says.
+pub const DEFAULT_KEEP_VERSIONS: usize = 10;
+
 /// The database's page cache.
 const CACHE_BYTES: usize = 2 << 20;
 
 /// A [`Registry`] stored in one redb database file.
 pub struct RedbRegistry {
     db: Database,
+    /// Versions kept per action.
+    keep_versions: usize,
     /// Activation records, in append-only segment files beside the database.
     activations: crate::activation_log::ActivationLog,
 }
@@ -62,7 +68,7 @@ fn decode(bytes: &[u8]) -> Result<ActionRecord> {
 
 /// The version and module hash of a stored record, even one that no longer
 /// reads as a whole, so it can still be replaced or deleted cleanly.
-fn decode_loosely(bytes: &[u8]) -> (String, Option<String>) {
+pub(crate) fn decode_loosely(bytes: &[u8]) -> (String, Option<String>) {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     (text("version").unwrap_or_default(), text("module_hash"))
@@ -85,14 +91,51 @@ impl RedbRegistry {
             txn.open_table(ACTIVATION_BATCHES).map_err(storage)?;
             txn.open_table(NAMESPACES).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
+            txn.open_table(VERSIONS).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let activations = crate::activation_log::ActivationLog::open(
             &path.as_ref().with_extension("activations"),
         )?;
-        let reg = RedbRegistry { db, activations };
+        let reg = RedbRegistry {
+            db,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
+            activations,
+        };
         reg.migrate_activation_batches()?;
+        reg.migrate_versions()?;
         Ok(reg)
+    }
+
+    /// Keeps this many versions of each action (at least 1), from the next
+    /// deploy on.
+    pub fn keep_versions(mut self, n: usize) -> Self {
+        self.keep_versions = n.max(1);
+        self
+    }
+
+    /// Gives each action an earlier wisp stored without versions its current
+    /// record as its first version, once; the module's reference moves from
+    /// the action to that version.
+    fn migrate_versions(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let actions = txn.open_table(ACTIONS).map_err(storage)?;
+            let mut versions = txn.open_table(VERSIONS).map_err(storage)?;
+            for entry in actions.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                let Some((ns, name)) = k.value().split_once('/') else {
+                    continue;
+                };
+                if crate::versions::of(&versions, ns, name)?.is_empty() {
+                    let (version, _) = decode_loosely(v.value());
+                    let key = crate::versions::key(ns, name, &version);
+                    versions.insert(key.as_str(), v.value()).map_err(storage)?;
+                }
+            }
+        }
+        txn.commit().map_err(storage)?;
+        Ok(())
     }
 
     /// Moves activation batches an earlier wisp kept in the database into the
@@ -161,27 +204,24 @@ impl Registry for RedbRegistry {
         module: &[u8],
         overwrite: bool,
     ) -> Result<ActionRecord> {
-        let key = action_key(&record.namespace, &record.name);
+        let (ns, name) = (record.namespace.clone(), record.name.clone());
+        let key = action_key(&ns, &name);
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
             let mut modules = txn.open_table(MODULES).map_err(storage)?;
             let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
-            let previous = actions
-                .get(key.as_str())
-                .map_err(storage)?
-                .map(|v| decode_loosely(v.value()));
-            if let Some((version, module)) = &previous {
-                if !overwrite {
-                    return Err(RegistryError::Conflict(key));
-                }
-                record.version = next_version(version);
-                if let Some(hash) = module {
-                    release_module(&mut refs, &mut modules, hash)?;
-                }
-            } else {
-                record.version = "0.0.1".to_string();
+            let mut kept = txn.open_table(VERSIONS).map_err(storage)?;
+            let exists = actions.get(key.as_str()).map_err(storage)?.is_some();
+            if exists && !overwrite {
+                return Err(RegistryError::Conflict(key));
             }
+            // After the newest kept version, even when an older one is
+            // current (a rollback): versions are never reused.
+            record.version = match versions::of(&kept, &ns, &name)?.last() {
+                Some(newest) => next_version(&newest.version),
+                None => "0.0.1".to_string(),
+            };
             record.module_size = module.len() as u64;
             record.updated = now_millis();
             let hash = record.module_hash.as_str();
@@ -195,12 +235,72 @@ impl Registry for RedbRegistry {
             }
             refs.insert(hash, count + 1).map_err(storage)?;
             let encoded = serde_json::to_vec(&record).map_err(storage)?;
+            let version_key = versions::key(&ns, &name, &record.version);
+            kept.insert(version_key.as_str(), encoded.as_slice())
+                .map_err(storage)?;
             actions
                 .insert(key.as_str(), encoded.as_slice())
                 .map_err(storage)?;
+            for old in versions::trim(&mut kept, &ns, &name, &record.version, self.keep_versions)? {
+                release_module(&mut refs, &mut modules, &old)?;
+            }
         }
         txn.commit().map_err(storage)?;
         Ok(record)
+    }
+
+    fn list_versions(&self, namespace: &str, name: &str) -> Result<Vec<ActionRecord>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let kept = txn.open_table(VERSIONS).map_err(storage)?;
+        let mut out: Vec<ActionRecord> = versions::of(&kept, namespace, name)?
+            .iter()
+            .filter_map(|v| decode(&v.bytes).ok())
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    fn rollback(
+        &self,
+        namespace: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Option<ActionRecord>> {
+        let key = action_key(namespace, name);
+        let txn = self.db.begin_write().map_err(storage)?;
+        let record = {
+            let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
+            let kept = txn.open_table(VERSIONS).map_err(storage)?;
+            let current = match actions.get(key.as_str()).map_err(storage)? {
+                Some(v) => decode_loosely(v.value()).0,
+                None => return Ok(None),
+            };
+            let all = versions::of(&kept, namespace, name)?;
+            let target = versions::target(&all, &current, version)?;
+            let record = decode(&target.bytes)?;
+            actions
+                .insert(key.as_str(), target.bytes.as_slice())
+                .map_err(storage)?;
+            record
+        };
+        txn.commit().map_err(storage)?;
+        Ok(Some(record))
+    }
+
+    fn has_module(&self, hash: &str) -> Result<bool> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+        Ok(refs.get(hash).map_err(storage)?.is_some())
+    }
+
+    fn module_hashes(&self) -> Result<Vec<String>> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+        let mut out = Vec::new();
+        for e in refs.iter().map_err(storage)? {
+            out.push(e.map_err(storage)?.0.value().to_string());
+        }
+        Ok(out)
     }
 
     fn get_action(&self, namespace: &str, name: &str) -> Result<Option<ActionRecord>> {
@@ -239,14 +339,19 @@ impl Registry for RedbRegistry {
             let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
             let mut modules = txn.open_table(MODULES).map_err(storage)?;
             let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+            let mut kept = txn.open_table(VERSIONS).map_err(storage)?;
             let removed = actions
                 .remove(key.as_str())
                 .map_err(storage)?
-                .map(|v| (decode(v.value()), decode_loosely(v.value()).1));
-            if let Some((_, Some(hash))) = &removed {
-                release_module(&mut refs, &mut modules, hash)?;
+                .map(|v| decode(v.value()));
+            // Every version goes with it.
+            for v in versions::of(&kept, namespace, name)? {
+                kept.remove(v.key.as_str()).map_err(storage)?;
+                if let Some(hash) = &v.module {
+                    release_module(&mut refs, &mut modules, hash)?;
+                }
             }
-            removed.map(|(rec, _)| rec)
+            removed
         };
         txn.commit().map_err(storage)?;
         Ok(removed)
@@ -427,12 +532,13 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(names, ["good"]);
-        // Replacing it bumps its version and releases its module.
+        // Replacing it makes a version after the newest kept one, whose
+        // module stays for a rollback.
         let stored = reg
             .put_action(rec("a", "bad", b"three"), b"three", true)
             .unwrap();
-        assert_eq!(stored.version, "0.0.5");
-        assert!(reg.get_module(&module_hash(b"two")).unwrap().is_none());
+        assert_eq!(stored.version, "0.0.2");
+        assert!(reg.get_module(&module_hash(b"two")).unwrap().is_some());
         // Deleting a spoiled one works too.
         let txn = reg.db.begin_write().unwrap();
         txn.open_table(ACTIONS)
@@ -483,7 +589,10 @@ mod tests {
     #[test]
     fn conflict_and_overwrite_bump_version_and_release_old_module() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        // One version kept: the replaced module goes at once.
+        let reg = RedbRegistry::open(dir.path().join("r.redb"))
+            .unwrap()
+            .keep_versions(1);
         reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
         let err = reg
             .put_action(rec("a", "x", b"v2"), b"v2", false)

@@ -96,7 +96,11 @@ impl Client {
                 Ok(e) => e.error,
                 Err(_) => String::from_utf8_lossy(&bytes).trim().to_string(),
             };
-            bail!("{msg} (HTTP {})", status.as_u16());
+            return Err(HttpError {
+                status,
+                message: msg,
+            }
+            .into());
         }
         serde_json::from_slice(&bytes).with_context(|| {
             format!(
@@ -133,6 +137,24 @@ impl Client {
         })
     }
 }
+
+/// A non-2xx answer: the server's message and the status, so a caller can tell
+/// a refusal (4xx) from a server that may recover (5xx).
+#[derive(Debug)]
+pub struct HttpError {
+    /// The answer's status.
+    pub status: http::StatusCode,
+    /// The server's message ([`wisp_api::ErrorBody::error`]), else the body.
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {})", self.message, self.status.as_u16())
+    }
+}
+
+impl std::error::Error for HttpError {}
 
 /// Parses `KEY=VALUE`; the value is JSON when it parses as JSON, else a string.
 pub fn parse_param(s: &str) -> anyhow::Result<(String, serde_json::Value)> {

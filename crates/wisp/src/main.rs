@@ -59,6 +59,12 @@ enum Command {
     Rm(commands::rm::RmCommand),
     /// Manage namespaces and their API keys (with the server's own key).
     Namespace(commands::namespace::NamespaceCommand),
+    /// Print an action's activations and their log lines (`--follow`: as they arrive).
+    Logs(commands::logs::LogsCommand),
+    /// List an action's kept versions.
+    Versions(commands::versions::VersionsCommand),
+    /// Make a kept version of an action current again (default: the previous one).
+    Rollback(commands::versions::RollbackCommand),
     /// Show an action's access pattern, call counts and latency percentiles.
     Stats(commands::stats::StatsCommand),
     /// Drive an HTTP URL with an access pattern (SCMA, MCSA, MCMA) and report latencies.
@@ -77,6 +83,9 @@ fn main() -> ExitCode {
         Command::Get(c) => c.execute(g),
         Command::Rm(c) => c.execute(g),
         Command::Namespace(c) => c.execute(g),
+        Command::Logs(c) => c.execute(g),
+        Command::Versions(c) => c.execute(g),
+        Command::Rollback(c) => c.execute(g),
         Command::Stats(c) => c.execute(g),
         Command::Load(c) => c.execute(),
     };

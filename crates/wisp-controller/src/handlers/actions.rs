@@ -64,21 +64,30 @@ pub fn stats(ctl: &Controller, ns: &str, name: &str) -> ApiResult {
     Ok(respond::json(StatusCode::OK, &stats))
 }
 
-/// `DELETE .../actions/{name}`: the action, its files and (when no other action
-/// runs it) its compiled code go.
+/// `DELETE .../actions/{name}`: the action, all its versions, its files and
+/// (when no other action runs them) their compiled code go.
 pub async fn delete(ctl: &Arc<Controller>, ns: &str, name: &str) -> ApiResult {
     let ctl2 = ctl.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
-    let removed = tokio::task::spawn_blocking(move || ctl2.registry.delete_action(&ns2, &name2))
-        .await
-        .map_err(ApiError::internal)??;
+    let (removed, versions) = tokio::task::spawn_blocking(move || {
+        let versions = ctl2.registry.list_versions(&ns2, &name2)?;
+        Ok::<_, ApiError>((ctl2.registry.delete_action(&ns2, &name2)?, versions))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let Some(removed) = removed else {
         return Err(not_found(ns, name));
     };
     let served = ctl.unpublish(ns, name);
     let record = removed.ok().or_else(|| served.map(|d| d.record.clone()));
-    if let Some(rec) = &record {
-        ctl.release_module(&rec.module_hash);
+    // Every version's compiled code goes with it (unless another action runs it).
+    let hashes: std::collections::BTreeSet<&str> = versions
+        .iter()
+        .chain(record.iter())
+        .map(|r| r.module_hash.as_str())
+        .collect();
+    for hash in hashes {
+        ctl.release_module(hash);
     }
     let files = ctl.files_of(ns, name);
     if files.exists()

@@ -7,4 +7,6 @@ pub mod activations;
 pub mod admin;
 pub mod assets;
 pub mod invoke;
+pub mod metrics;
+pub mod versions;
 pub mod web;

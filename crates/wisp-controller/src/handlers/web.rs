@@ -88,7 +88,11 @@ pub async fn web<B: RequestBody>(
         )
         .await;
     let (response, ended) = match outcome {
-        Ok((response, logs)) => {
+        Ok(wisp_invoker::WebOutcome {
+            response,
+            logs,
+            init,
+        }) => {
             let status = if response.status().is_server_error() {
                 ActivationStatus::ApplicationError
             } else {
@@ -99,7 +103,7 @@ pub async fn web<B: RequestBody>(
                 result: ActivationResult::Status(response.status().as_u16()),
                 logs: Logs::Web(logs),
                 wait,
-                init: std::time::Duration::ZERO,
+                init,
             };
             (Ok(response), ended)
         }

@@ -1,24 +1,41 @@
-//! `wisp deploy`: create or update an action from a .wasm file.
+//! `wisp deploy`: create or update an action from a .wasm file and flags, or
+//! every function of an app manifest (`wisp deploy -f wisp.toml`).
 
-use std::path::PathBuf;
+mod function;
+mod manifest;
 
-use anyhow::Context;
-use base64::Engine as _;
+use std::path::{Path, PathBuf};
 
-use wisp_api::action::{ExecDoc, LimitsDoc};
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use wisp_api::action::LimitsDoc;
 use wisp_api::admin::AssetsView;
-use wisp_api::resolve::OUTBOUND_ANNOTATION;
-use wisp_api::{ActionDoc, ActionView, KeyValue};
+use wisp_api::{ActionView, KeyValue};
 
-use crate::client::{Client, GlobalOptions, parse_param};
+use crate::client::{Client, GlobalOptions, HttpError, parse_param};
+use function::{Function, Parts};
 
-/// Deploy (create or update) an action.
+/// Deploy (create or update) an action, or every function of a wisp.toml.
 #[derive(clap::Args, Debug)]
 pub struct DeployCommand {
     /// Action name.
-    name: String,
+    #[arg(required_unless_present = "manifest")]
+    name: Option<String>,
     /// The WebAssembly binary: a wasi:http component or a WASI command module.
-    file: PathBuf,
+    #[arg(required_unless_present = "manifest")]
+    file: Option<PathBuf>,
+    /// Deploy every function of this app manifest instead (see
+    /// docs/operations.md, "The app manifest"). Every entry is checked before
+    /// any is deployed; a function the server already runs as described is
+    /// left alone.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "wisp.toml",
+        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params"]
+    )]
+    manifest: Option<PathBuf>,
     /// Memory limit in MB. Default: the server's (256).
     #[arg(long)]
     memory: Option<u64>,
@@ -52,62 +69,20 @@ pub struct DeployCommand {
 }
 
 impl DeployCommand {
-    /// Uploads the module; an existing action is replaced.
+    /// Deploys the one action the flags describe, or the manifest's functions.
     pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
-        let module = std::fs::read(&self.file)
-            .with_context(|| format!("cannot read {}", self.file.display()))?;
-        let number = |n: Option<u64>| n.map(serde_json::Value::from);
-        let limits = LimitsDoc {
-            memory: number(self.memory),
-            timeout: number(self.timeout),
-            storage: number(self.data),
-            instances: number(self.instances),
-            ..LimitsDoc::default()
-        };
-        let mut annotations = vec![KeyValue {
-            key: "web-export".into(),
-            value: self.web.into(),
-        }];
-        if !self.allow_hosts.is_empty() {
-            annotations.push(KeyValue {
-                key: OUTBOUND_ANNOTATION.into(),
-                value: self.allow_hosts.clone().into(),
-            });
+        if let Some(path) = &self.manifest {
+            return deploy_manifest(path, global);
         }
-        let assets = match &self.assets {
-            Some(dir) => Some(tar_directory(dir)?),
-            None => None,
+        let (Some(name), Some(file)) = (self.name.clone(), self.file.clone()) else {
+            bail!("give NAME and FILE, or a manifest with -f wisp.toml");
         };
-        let mut parameters = Vec::new();
-        for p in &self.params {
-            let (key, value) = parse_param(p)?;
-            parameters.push(KeyValue { key, value });
-        }
-        let doc = ActionDoc {
-            exec: Some(ExecDoc {
-                kind: "wasm".into(),
-                code: Some(base64::engine::general_purpose::STANDARD.encode(&module)),
-                binary: Some(true),
-            }),
-            limits: Some(limits),
-            parameters: Some(parameters),
-            annotations: Some(annotations),
-            ..ActionDoc::default()
-        };
+        let function = self.function(name, &file)?;
         let client = Client::new(global)?;
-        let action: ActionView = client.request(
-            http::Method::PUT,
-            &format!("/api/v1/namespaces/_/actions/{}?overwrite=true", self.name),
-            "application/json",
-            serde_json::to_vec(&doc)?,
-        )?;
-        if let Some(archive) = assets {
-            let r: AssetsView = client.request(
-                http::Method::PUT,
-                &format!("/api/v1/namespaces/_/actions/{}/assets", self.name),
-                "application/x-tar",
-                archive,
-            )?;
+        // An explicit single deploy always uploads, as it always has.
+        let action = put(&client, &function)?;
+        if let Some(assets) = &function.assets {
+            let r = upload_assets(&client, &function.name, assets.archive.clone())?;
             println!(
                 "uploaded {} asset files ({} bytes) to /assets",
                 r.assets.files, r.assets.bytes
@@ -115,44 +90,169 @@ impl DeployCommand {
         }
         println!(
             "deployed {} (version {}, {} function)",
-            self.name,
+            function.name,
             action.version,
             action.wisp.shape.as_str()
         );
         Ok(())
     }
+
+    /// The function the flags describe.
+    fn function(&self, name: String, file: &Path) -> anyhow::Result<Function> {
+        let module =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let number = |n: Option<u64>| n.map(Value::from);
+        let mut parameters = Vec::new();
+        for p in &self.params {
+            let (key, value) = parse_param(p)?;
+            parameters.push(KeyValue { key, value });
+        }
+        let parts = Parts {
+            limits: LimitsDoc {
+                memory: number(self.memory),
+                timeout: number(self.timeout),
+                storage: number(self.data),
+                instances: number(self.instances),
+                ..LimitsDoc::default()
+            },
+            parameters,
+            web: self.web,
+            require_whisk_auth: None,
+            allowed_outbound_hosts: self.allow_hosts.clone(),
+        };
+        let assets = match &self.assets {
+            Some(dir) => Some(function::pack_assets(dir).context("--assets")?),
+            None => None,
+        };
+        Ok(Function::new(name, module, &parts, assets))
+    }
 }
 
-/// Packs a directory into a tar archive (regular files and directories only;
-/// symbolic links are refused rather than followed).
-fn tar_directory(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    if !dir.is_dir() {
-        anyhow::bail!("--assets {}: not a directory", dir.display());
-    }
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d)
-            .with_context(|| format!("cannot read {}", d.display()))?
-            .collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path.strip_prefix(dir)?;
-            let kind = e.file_type()?;
-            if kind.is_symlink() {
-                anyhow::bail!(
-                    "--assets: {} is a symbolic link; copy the file instead",
-                    path.display()
-                );
-            } else if kind.is_dir() {
-                builder.append_dir(rel, &path)?;
-                stack.push(path);
-            } else {
-                builder.append_path_with_name(&path, rel)?;
+/// What a manifest deploy did to one function.
+enum Outcome {
+    Created(ActionView),
+    /// The new view and what differed.
+    Updated(ActionView, Vec<&'static str>),
+    Unchanged(ActionView),
+}
+
+/// Checks the whole manifest, then brings each function up to date.
+fn deploy_manifest(path: &Path, global: &GlobalOptions) -> anyhow::Result<()> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let functions = match manifest::parse(&text, base) {
+        Ok(f) => f,
+        Err(problems) => {
+            eprint!("{}", manifest::render(&shown, &text, &problems));
+            let n = problems.len();
+            bail!(
+                "{shown}: {n} problem{}; nothing was deployed",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+    };
+    let client = Client::new(global)?;
+    let mut failed = 0;
+    for f in &functions {
+        match sync(&client, f) {
+            Ok(Outcome::Created(v)) => println!(
+                "created {} (version {}, {} function)",
+                f.name,
+                v.version,
+                v.wisp.shape.as_str()
+            ),
+            Ok(Outcome::Updated(v, what)) => println!(
+                "updated {} (version {}; {})",
+                f.name,
+                v.version,
+                what.join(", ")
+            ),
+            Ok(Outcome::Unchanged(v)) => println!("unchanged {} (version {})", f.name, v.version),
+            Err(e) => {
+                eprintln!("failed {}: {e:#}", f.name);
+                failed += 1;
             }
         }
     }
-    Ok(builder.into_inner()?)
+    if failed > 0 {
+        bail!(
+            "{failed} of {} functions in {shown} failed to deploy",
+            functions.len()
+        );
+    }
+    Ok(())
+}
+
+/// Brings one function up to date: created when the server has no such
+/// action, left alone when it runs exactly this, else updated.
+fn sync(client: &Client, f: &Function) -> anyhow::Result<Outcome> {
+    let path = format!("/api/v1/namespaces/_/actions/{}?code=false", f.name);
+    let current: Option<ActionView> =
+        match client.request(http::Method::GET, &path, "application/json", Vec::new()) {
+            Ok(v) => Some(v),
+            Err(e)
+                if e.downcast_ref::<HttpError>()
+                    .is_some_and(|h| h.status == http::StatusCode::NOT_FOUND) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+    let Some(current) = current else {
+        let view = put(client, f)?;
+        if let Some(assets) = &f.assets
+            && let Err(e) = upload_assets(client, &f.name, assets.archive.clone())
+        {
+            // The action would claim assets it lacks: take it away again, so
+            // the next deploy creates it whole.
+            let _ = client.request::<Value>(
+                http::Method::DELETE,
+                &format!("/api/v1/namespaces/_/actions/{}", f.name),
+                "application/json",
+                Vec::new(),
+            );
+            return Err(e.context("uploading its assets (the new action was removed again)"));
+        }
+        return Ok(Outcome::Created(view));
+    };
+    let what = f.differences(&current);
+    if what.is_empty() {
+        return Ok(Outcome::Unchanged(current));
+    }
+    // Assets go first: if they fail, the action keeps its old digest and the
+    // next deploy tries again.
+    if what.contains(&"assets") {
+        // Assets a manifest uploaded and no longer lists are emptied.
+        let archive = match &f.assets {
+            Some(a) => a.archive.clone(),
+            None => function::empty_archive()?,
+        };
+        upload_assets(client, &f.name, archive).context("uploading its assets")?;
+    }
+    let view = put(client, f)?;
+    Ok(Outcome::Updated(view, what))
+}
+
+/// Creates or replaces the action.
+fn put(client: &Client, f: &Function) -> anyhow::Result<ActionView> {
+    client.request(
+        http::Method::PUT,
+        &format!("/api/v1/namespaces/_/actions/{}?overwrite=true", f.name),
+        "application/json",
+        serde_json::to_vec(&f.doc())?,
+    )
+}
+
+/// Replaces the action's `/assets` with an archive.
+fn upload_assets(client: &Client, name: &str, archive: Vec<u8>) -> anyhow::Result<AssetsView> {
+    client.request(
+        http::Method::PUT,
+        &format!("/api/v1/namespaces/_/actions/{name}/assets"),
+        "application/x-tar",
+        archive,
+    )
 }

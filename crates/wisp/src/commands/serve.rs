@@ -117,6 +117,24 @@ pub struct ServeCommand {
     /// so long computations cannot delay other functions' calls.
     #[arg(long, default_value_t = defaults::LONG_RUNNING_THREADS)]
     long_running_threads: usize,
+    /// Do not record or serve metrics (for measuring their cost); `/metrics`
+    /// then answers 404.
+    #[arg(long)]
+    no_metrics: bool,
+    /// Actions with metric series of their own (labels `namespace`,
+    /// `action`); the calls of actions published beyond are counted under
+    /// `namespace="_other", action="_other"`.
+    #[arg(long, default_value_t = defaults::METRICS_MAX_ACTIONS)]
+    metrics_max_actions: usize,
+    /// A token that may read `/metrics` as `Authorization: Bearer TOKEN`,
+    /// besides the server's own key. Best given in the environment, where
+    /// `ps` does not show it.
+    #[arg(long, env = "WISP_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Also serve `/metrics`, and nothing else, without authentication on this
+    /// address: for a scraper on the node itself (keep it on loopback).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeCommand {
@@ -169,6 +187,10 @@ impl ServeCommand {
         c.body_timeout = Duration::from_secs(self.body_timeout);
         c.drain_timeout = Duration::from_secs(self.drain_timeout);
         c.keep_versions = self.keep_versions;
+        c.metrics = !self.no_metrics;
+        c.metrics_max_actions = self.metrics_max_actions;
+        c.metrics_token = self.metrics_token.clone();
+        c.metrics_listen = self.metrics_listen;
         c
     }
 }
@@ -211,11 +233,13 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     let first = wisp_controller::server::listener(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = first.local_addr()?;
-    eprintln!("wisp starting on http://{addr}");
+    // Announcements go to stdout; stderr carries the log (JSON with
+    // --log-format json).
+    announce(&format!("wisp starting on http://{addr}"));
     let opening = tokio::task::spawn_blocking(move || -> anyhow::Result<Controller> {
-        let registry = RedbRegistry::open(config.registry_path()).with_context(|| {
-            format!("cannot open the registry in {}", config.data_dir.display())
-        })?;
+        let registry = RedbRegistry::open(config.registry_path())
+            .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?
+            .keep_versions(config.keep_versions);
         let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
             .context("cannot start the WebAssembly engine")?;
         Controller::new(config, Arc::new(registry), Arc::new(invoker))
@@ -228,6 +252,19 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     // Retention and the background work start before any listener serves.
     controller.start().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // The metrics listener outlives the drain, which it shows.
+    let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
+    if let Some(at) = controller.config().metrics_listen {
+        let listener = tokio::net::TcpListener::bind(at)
+            .await
+            .with_context(|| format!("cannot listen on {at} (--metrics-listen)"))?;
+        eprintln!("wisp metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(wisp_controller::handlers::metrics::serve_local(
+            listener,
+            controller.clone(),
+            stop_signal(metrics_stopped),
+        ));
+    }
     let (bound_tx, bound_rx) = std::sync::mpsc::channel();
     let mut workers = Vec::new();
     for i in 1..threads {
@@ -266,9 +303,7 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
             Err(_) => anyhow::bail!("a serving thread failed to start"),
         }
     }
-    println!("wisp listening on http://{addr}");
-    use std::io::Write;
-    std::io::stdout().flush()?;
+    announce(&format!("wisp listening on http://{addr}"));
     let lifecycle = controller.lifecycle().clone();
     let signal = async move {
         shutdown_signal().await;
@@ -284,10 +319,19 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
             _ => tracing::error!("a serving thread panicked"),
         }
     }
+    let _ = metrics_stop.send(true);
     // Everything acknowledged is written before the process ends.
     controller.shutdown().await;
-    eprintln!("wisp stopped");
+    tracing::info!("wisp stopped");
     Ok(())
+}
+
+/// A line for the operator on stdout (stderr carries the log). A closed
+/// stdout is no reason to stop serving.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Resolves once the main thread says to stop.
@@ -331,8 +375,10 @@ fn resolve_key(given: Option<&str>, data_dir: &Path) -> anyhow::Result<ApiKey> {
     }
     let key = ApiKey::generate()?;
     write_private(&path, &format!("{key}\n"))?;
-    eprintln!("generated API key (stored in {}):", path.display());
-    eprintln!("  {key}");
+    announce(&format!(
+        "generated API key (stored in {}):\n  {key}",
+        path.display()
+    ));
     Ok(key)
 }
 

@@ -24,6 +24,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     extra: Vec<String>,
     envs: Vec<(String, String)>,
+    /// The server's stderr lines, when captured.
+    log: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -36,6 +38,15 @@ impl Server {
     /// Starts a server with extra environment variables (to prove guests never
     /// see them).
     pub fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        Self::launch(extra, envs, false)
+    }
+
+    /// Starts a server whose stderr (its log) is kept: see [`Server::log_lines`].
+    pub fn start_logged(extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        Self::launch(extra, envs, true)
+    }
+
+    fn launch(extra: &[&str], envs: &[(&str, &str)], logged: bool) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
@@ -47,10 +58,19 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            log: logged.then(Default::default),
             _tmp: Some(tmp),
         };
         s.spawn();
         s
+    }
+
+    /// The log lines written so far (with [`Server::start_logged`]).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .map(|l| l.lock().unwrap().clone())
+            .unwrap_or_default()
     }
 
     fn spawn(&mut self) {
@@ -67,15 +87,31 @@ impl Server {
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if self.log.is_some() {
+            cmd.stderr(Stdio::piped());
+        }
         let mut child = cmd.spawn().expect("start wisp serve");
+        if let (Some(log), Some(stderr)) = (self.log.clone(), child.stderr.take()) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
+        // `wisp starting on URL` (and other announcements) first, then
+        // `wisp listening on URL` once it serves.
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("wisp listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from wisp serve: {line:?}"))
-            .to_string();
+        let url = loop {
+            line.clear();
+            stdout.read_line(&mut line).unwrap();
+            if let Some(url) = line.trim().strip_prefix("wisp listening on ") {
+                break url.to_string();
+            }
+            assert!(!line.is_empty(), "wisp serve ended before it listened");
+        };
         self.url = url;
         self.child = Some(child);
     }

@@ -1,0 +1,136 @@
+//! An action's versions in the embedded registry: every deploy stores an
+//! immutable version; the action's current record is one of them.
+//!
+//! Versions live in their own table, keyed `namespace/name/` and the version
+//! with each part zero-padded, so a range scan gives them oldest first. A
+//! module's reference count is the number of kept versions that run it: a
+//! module stays while any kept version needs it, so a rollback never lacks
+//! its module (nor, in the invoker's disk cache, its compiled code).
+
+use redb::{ReadableTable, Table, TableDefinition};
+
+use crate::{RegistryError, Result};
+
+/// `namespace/name/MMMMMMMMMM.mmmmmmmmmm.pppppppppp` → JSON-encoded record.
+pub(crate) const VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("versions");
+
+/// One stored version: its table key, its version and module, its bytes.
+pub(crate) struct Stored {
+    pub key: String,
+    pub version: String,
+    pub module: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The key of one version of an action.
+pub(crate) fn key(namespace: &str, name: &str, version: &str) -> String {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let mut part = || parts.next().unwrap_or(0);
+    let (major, minor, patch) = (part(), part(), part());
+    format!("{namespace}/{name}/{major:010}.{minor:010}.{patch:010}")
+}
+
+/// Every stored version of an action, oldest first.
+pub(crate) fn of(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<Stored>> {
+    // '0' is the byte after '/': the range is exactly "ns/name/...".
+    let (lo, hi) = (
+        format!("{namespace}/{name}/"),
+        format!("{namespace}/{name}0"),
+    );
+    let mut out = Vec::new();
+    for entry in table.range(lo.as_str()..hi.as_str()).map_err(storage)? {
+        let (k, v) = entry.map_err(storage)?;
+        let (version, module) = crate::redb_store::decode_loosely(v.value());
+        out.push(Stored {
+            key: k.value().to_string(),
+            version,
+            module,
+            bytes: v.value().to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Removes the oldest versions, never `current`, until at most `keep` are
+/// left; returns the modules of those removed (each reference to release).
+pub(crate) fn trim(
+    table: &mut Table<&str, &[u8]>,
+    namespace: &str,
+    name: &str,
+    current: &str,
+    keep: usize,
+) -> Result<Vec<String>> {
+    let all = of(table, namespace, name)?;
+    let mut excess = all.len().saturating_sub(keep.max(1));
+    let mut released = Vec::new();
+    for v in all {
+        if excess == 0 {
+            break;
+        }
+        if v.version == current {
+            continue;
+        }
+        table.remove(v.key.as_str()).map_err(storage)?;
+        released.extend(v.module);
+        excess -= 1;
+    }
+    Ok(released)
+}
+
+/// The version a rollback makes current: `wanted`, else the one just before
+/// `current`.
+pub(crate) fn target<'a>(
+    versions: &'a [Stored],
+    current: &str,
+    wanted: Option<&str>,
+) -> Result<&'a Stored> {
+    let known = || {
+        versions
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match wanted {
+        Some(w) => versions.iter().find(|v| v.version == w).ok_or_else(|| {
+            RegistryError::NoVersion(format!(
+                "there is no version {w}; the kept versions are {}",
+                known()
+            ))
+        }),
+        None => {
+            let at = versions.iter().position(|v| v.version == current);
+            match at {
+                Some(i) if i > 0 => Ok(&versions[i - 1]),
+                _ => Err(RegistryError::NoVersion(format!(
+                    "no version is kept before the current one ({current}); the kept versions are {}",
+                    known()
+                ))),
+            }
+        }
+    }
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
+    RegistryError::Storage(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_version_not_by_text() {
+        assert!(key("a", "x", "0.0.9") < key("a", "x", "0.0.10"));
+        assert!(key("a", "x", "0.0.10") < key("a", "x", "0.1.0"));
+        // Other actions' versions fall outside "a/x/".."a/x0".
+        for other in ["x0", "x.y", "x-y", "x@y", "xy", "x_y"] {
+            let k = key("a", other, "0.0.1");
+            assert!(!(k.as_str() >= "a/x/" && k.as_str() < "a/x0"), "{k}");
+        }
+    }
+}
