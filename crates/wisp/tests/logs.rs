@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-/// A blocking call; its activation id (from the header every call carries).
+/// A blocking call (an application error answers 502); its activation id, from
+/// the header every call carries.
 fn call(s: &Server, name: &str, params: Value) -> String {
     let r = s.invoke(name, params);
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(matches!(r.status, 200 | 502), "{} {}", r.status, r.text());
     r.headers["x-openwhisk-activation-id"]
         .to_str()
         .unwrap()
@@ -246,7 +247,7 @@ fn follow_prints_every_call_made_while_it_runs_exactly_once() {
         Duration::from_secs(20),
         Duration::ZERO,
     );
-    assert_eq!(got, [first.clone()], "the first call, once");
+    assert_eq!(got, std::slice::from_ref(&first), "the first call, once");
 
     // A slow call that starts first and ends after all the fast ones: its record
     // appears last, with the oldest start.

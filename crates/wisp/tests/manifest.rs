@@ -211,6 +211,20 @@ fn deploying_the_same_manifest_again_leaves_every_function_unchanged() {
     );
     for name in ["greet", "hello", "cgi", "probe"] {
         assert_eq!(version(&s, name), "0.0.1", "{name}");
+        let r = request(
+            "GET",
+            &format!("{}/versions", s.action_url(name)),
+            Some(KEY),
+            None,
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.json().as_array().unwrap().len(),
+            1,
+            "{name}: {}",
+            r.text()
+        );
     }
 }
 

@@ -191,16 +191,26 @@ fn promtool_accepts(text: &str) {
     );
 }
 
-/// Blocking calls of the sandbox probe that sleep `ms`, started in the
-/// background and given time to be admitted.
-fn sleeping(s: &Server, name: &str, ms: u64) -> std::thread::JoinHandle<u16> {
+/// A blocking call of the sandbox probe that sleeps `ms`, started in the
+/// background; returns once the server counts `in_flight` instances.
+fn sleeping(s: &Server, name: &str, ms: u64, in_flight: f64) -> std::thread::JoinHandle<u16> {
     let url = format!("{}?blocking=true&result=true", s.action_url(name));
     let handle = std::thread::spawn(move || {
         let body = format!(r#"{{"op":"sleep","ms":{ms}}}"#);
         request("POST", &url, Some(KEY), Some("application/json"), body).status
     });
-    std::thread::sleep(Duration::from_millis(300));
-    handle
+    let started = std::time::Instant::now();
+    loop {
+        let (_, m) = scrape(s);
+        if value(&m, "wisp_instances_in_flight") == in_flight {
+            return handle;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never {in_flight} instances in flight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A loopback address no one listens on now.
@@ -244,9 +254,9 @@ fn known_calls_are_counted_exactly() {
     }
 
     // The action's own cap refuses a second call; the pool, once full, a third.
-    let slow_one = sleeping(&s, "one", 1500);
+    let slow_one = sleeping(&s, "one", 3000, 1.0);
     assert_eq!(s.invoke("one", json!({"op": "count"})).status, 429);
-    let slow_free = sleeping(&s, "free", 1500);
+    let slow_free = sleeping(&s, "free", 3000, 2.0);
     assert_eq!(s.invoke("greet", json!({})).status, 429);
     let (_, busy) = scrape(&s);
     assert_eq!(value(&busy, "wisp_instances_in_flight"), 2.0);
@@ -359,7 +369,20 @@ fn cold_starts_count_where_the_code_came_from() {
     // A zero budget: the keeper evicts every template each second.
     let mut s = Server::start(&["--hot-budget-mb", "0"]);
     s.deploy("greet", &example_bytes("json-rust"), json!({}));
-    std::thread::sleep(Duration::from_millis(2200));
+    let started = std::time::Instant::now();
+    while request(
+        "GET",
+        &format!("{}/stats", s.action_url("greet")),
+        Some(KEY),
+        None,
+        "",
+    )
+    .json()["memory"]["hot"]
+        == true
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "never evicted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(s.invoke("greet", json!({})).status, 200);
     let (_, m) = scrape(&s);
     let cold = |m: &HashMap<String, f64>, warmth: &str| {
@@ -482,7 +505,7 @@ fn the_drains_refusals_are_counted_and_metrics_still_answer() {
     assert_eq!(send(&mut refused, "GET", "/healthz", &[]).status, 200);
     assert_eq!(send(&mut scraper, "GET", "/healthz", &[]).status, 200);
     // A call in flight keeps the drain going.
-    let slow = sleeping(&s, "slow", 2000);
+    let slow = sleeping(&s, "slow", 5000, 1.0);
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &s.pid().to_string()])
         .status()

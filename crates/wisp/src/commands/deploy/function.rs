@@ -298,7 +298,6 @@ mod tests {
             web: true,
             require_whisk_auth: Some(json!("s3cret")),
             allowed_outbound_hosts: vec!["example.com:443".into()],
-            ..Parts::default()
         };
         let f = function(&parts);
         assert!(f.differences(&view_of(&f)).is_empty());
