@@ -1,6 +1,8 @@
 //! Versions through the public registry API: kept, listed, rolled back,
 //! trimmed and deleted, across a reopen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
 use wisp_api::{ActionDoc, Policy, Shape, resolve::resolve};
 use wisp_registry::{ActionRecord, RedbRegistry, Registry, RegistryError, module_hash};
 

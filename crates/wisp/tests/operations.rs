@@ -2,6 +2,8 @@
 //! drain with calls in flight, JSON logs carrying the request and activation
 //! ids, and versions with rollback (an in-flight call across one included).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -140,9 +140,8 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Function>, Vec<Problem>> {
     let mut functions = Vec::new();
     let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
     for (i, entry) in entries.into_iter().enumerate() {
-        let before = problems.len();
-        let f = check_entry(i + 1, entry, base, text, &mut names, &mut problems);
-        if let (Some(f), true) = (f, problems.len() == before) {
+        // A function is kept only while no problem is found anywhere.
+        if let Some(f) = check_entry(i + 1, entry, base, text, &mut names, &mut problems) {
             functions.push(f);
         }
     }
