@@ -219,7 +219,7 @@ fn a_drain_finishes_calls_in_flight_refuses_new_ones_and_flushes_their_records()
         "{body}"
     );
     assert!(body.contains("draining"), "{body}");
-    let path = format!("/api/v1/namespaces/_/actions/probe?blocking=true");
+    let path = "/api/v1/namespaces/_/actions/probe?blocking=true";
     let (status, headers, body) = raw(
         &mut open[1],
         "POST",
