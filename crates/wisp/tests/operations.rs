@@ -223,7 +223,7 @@ fn a_drain_finishes_calls_in_flight_refuses_new_ones_and_flushes_their_records()
     let (status, headers, body) = raw(
         &mut open[1],
         "POST",
-        &path,
+        path,
         &[("authorization", &basic())],
         r#"{"op":"count"}"#,
     );
