@@ -47,7 +47,7 @@ struct Cli {
 enum Command {
     /// Run the wisp server.
     Serve(commands::serve::ServeCommand),
-    /// Deploy (create or update) an action from a .wasm file.
+    /// Deploy (create or update) an action from a .wasm file, or every function of a wisp.toml (-f).
     Deploy(commands::deploy::DeployCommand),
     /// Invoke an action with JSON parameters and print its result.
     Invoke(commands::invoke::InvokeCommand),
