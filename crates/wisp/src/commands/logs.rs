@@ -56,7 +56,8 @@ pub struct LogsCommand {
     #[arg(long, short)]
     follow: bool,
     /// Only activations started at most this long ago (`30s`, `10m`, `2h`,
-    /// `0` for none before now). Default 10 minutes: recent enough to read.
+    /// `0` for none before now). 10 minutes by default: the calls of a debugging
+    /// session, not the whole history.
     #[arg(long, value_parser = wisp_load::parse_duration, default_value = "10m", value_name = "DURATION")]
     since: Duration,
     /// Print each activation record as one line of JSON (OpenWhisk's record,
