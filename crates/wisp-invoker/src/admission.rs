@@ -4,13 +4,13 @@
 //! policy reserved for the action, else a slot of the shared instance pool.
 //! The [`Admitted`] ticket holds them until the call's instance is gone.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::gate::{Gate, Refused, Reservation};
+use crate::sharded::Gauge;
 
 /// Why a call was refused admission (HTTP 429).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,20 +105,22 @@ pub struct Admitted {
 }
 
 /// One admitted call in the invoker's count of calls holding a slot (when it
-/// counts them: `InvokerConfig::count_in_flight`); dropping it ends it.
+/// counts them: `InvokerConfig::count_in_flight`); dropping it ends it. The
+/// count lives as long as the process (see `Invoker::new`), so the ticket
+/// holds a plain reference: no reference count touched per call.
 #[derive(Debug)]
-struct Running(Arc<AtomicUsize>);
+struct Running(&'static Gauge);
 
 impl Running {
-    fn enter(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Running(count.clone())
+    fn enter(count: &'static Gauge) -> Self {
+        count.inc();
+        Running(count)
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
@@ -156,7 +158,7 @@ impl crate::Invoker {
         Ok(Admitted {
             _action: own,
             _slot: slot,
-            _running: self.running.as_ref().map(Running::enter),
+            _running: self.running.map(Running::enter),
             wait: waiting.elapsed(),
         })
     }
@@ -164,7 +166,7 @@ impl crate::Invoker {
     /// Calls holding an instance slot now (admitted, their instance not yet
     /// dropped); `None` unless the invoker counts them.
     pub fn in_flight(&self) -> Option<usize> {
-        self.running.as_ref().map(|n| n.load(Ordering::Relaxed))
+        self.running.map(Gauge::get)
     }
 
     /// Calls waiting for a slot of the shared pool now.

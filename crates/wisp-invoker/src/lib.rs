@@ -31,6 +31,7 @@ pub mod gate;
 mod http_component;
 mod runner;
 pub mod sandbox;
+pub mod sharded;
 mod templates;
 
 use std::collections::{HashMap, HashSet};
@@ -292,8 +293,8 @@ pub struct InvokerConfig {
     /// [`demote::DEMOTE_AFTER`] are moved to.
     pub long_running_threads: usize,
     /// Whether to count the calls holding an instance slot
-    /// ([`Invoker::in_flight`]): two atomic operations per call, for the
-    /// metrics.
+    /// ([`Invoker::in_flight`]): two atomic additions per call, on the
+    /// thread's own cache line ([`sharded`]), for the metrics.
     pub count_in_flight: bool,
 }
 
@@ -322,7 +323,7 @@ pub struct Invoker {
     caps: Caps,
     long_running: demote::LongRunningPool,
     /// Calls holding a slot, when counted.
-    running: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    running: Option<&'static sharded::Gauge>,
     _ticker: engine::EpochTicker,
 }
 
@@ -368,7 +369,11 @@ impl Invoker {
                 response_bytes: config.max_response_bytes,
             },
             long_running: demote::LongRunningPool::new(config.long_running_threads)?,
-            running: config.count_in_flight.then(Arc::default),
+            // One per invoker, and a server has one for its whole life: leaked,
+            // so that an admission ticket refers to it without a reference count.
+            running: config
+                .count_in_flight
+                .then(|| &*Box::leak(Box::<sharded::Gauge>::default())),
             _ticker: ticker,
         })
     }

@@ -5,7 +5,7 @@
 //! resolved once, when it is first published, and held in its
 //! [`Deployed`](crate::Deployed); an activation then adds to its own counters
 //! and histograms in [`Begun::finish`](crate::activations::Begun::finish), with
-//! no lookup, lock or allocation. Everything else (instances in flight, queue
+//! no lookup, lock or allocation, each serving thread in a shard of its own. Everything else (instances in flight, queue
 //! depth, patterns, compiled code, the process's own figures) is read when
 //! scraped. The exposition is encoded by `prometheus-client` from a snapshot
 //! taken at scrape time ([`exposition`]).
@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use wisp_api::{ActivationStatus, Warmth};
+use wisp_invoker::sharded::{Padded, SHARDS, shard};
 
 use crate::error::{ApiError, Throttled};
 use histogram::Histogram;
@@ -44,9 +45,17 @@ pub const STATUS_LABELS: [&str; 4] = [
 pub const COLD_LABELS: [&str; 2] = ["cold-disk", "cold-compiled"];
 
 /// What one action's calls add to; shared by the versions of the action (an
-/// update keeps it), and by every action beyond the cap.
+/// update keeps it), and by every action beyond the cap. Each serving thread
+/// adds to a shard of its own ([`wisp_invoker::sharded`]): calls of one action
+/// on several cores share no cache line. About 2 KiB per action.
 #[derive(Debug, Default)]
 pub struct ActionMetrics {
+    shards: [Padded<Shard>; SHARDS],
+}
+
+/// One thread's part of an action's figures.
+#[derive(Debug, Default)]
+struct Shard {
     activations: [AtomicU64; 4],
     cold: [AtomicU64; 2],
     duration: Histogram,
@@ -66,36 +75,43 @@ impl ActionMetrics {
         wait: Duration,
         init: Duration,
     ) {
-        self.activations[usize::from(status.code())].fetch_add(1, Relaxed);
+        let s = &self.shards[shard()].0;
+        s.activations[usize::from(status.code())].fetch_add(1, Relaxed);
         match warmth {
             Warmth::Hot => {}
             Warmth::Disk => {
-                self.cold[0].fetch_add(1, Relaxed);
+                s.cold[0].fetch_add(1, Relaxed);
             }
             Warmth::Compiled => {
-                self.cold[1].fetch_add(1, Relaxed);
+                s.cold[1].fetch_add(1, Relaxed);
             }
         }
-        self.duration.observe(duration);
-        self.wait.observe(wait);
+        s.duration.observe(duration);
+        s.wait.observe(wait);
         // A call that failed (trap, time limit, refusal) reports no init time.
         if matches!(
             status,
             ActivationStatus::Success | ActivationStatus::ApplicationError
         ) {
-            self.init.observe(init);
+            s.init.observe(init);
         }
     }
 
-    /// Its values now.
+    /// Its values now: the sum of the shards.
     pub fn values(&self) -> exposition::ActionValues {
-        exposition::ActionValues {
-            activations: std::array::from_fn(|i| self.activations[i].load(Relaxed)),
-            cold: std::array::from_fn(|i| self.cold[i].load(Relaxed)),
-            duration: self.duration.values(),
-            wait: self.wait.values(),
-            init: self.init.values(),
+        let mut v = exposition::ActionValues::default();
+        for Padded(s) in &self.shards {
+            for (sum, n) in v.activations.iter_mut().zip(&s.activations) {
+                *sum += n.load(Relaxed);
+            }
+            for (sum, n) in v.cold.iter_mut().zip(&s.cold) {
+                *sum += n.load(Relaxed);
+            }
+            v.duration.add(&s.duration.values());
+            v.wait.add(&s.wait.values());
+            v.init.add(&s.init.values());
         }
+        v
     }
 }
 
@@ -232,6 +248,28 @@ mod tests {
         assert_eq!(v.wait.count(), 3);
         // The failed call reports no instance creation.
         assert_eq!(v.init.count(), 2);
+    }
+
+    #[test]
+    fn every_threads_share_is_summed() {
+        let a = Arc::new(ActionMetrics::default());
+        let threads: Vec<_> = (0..SHARDS + 2)
+            .map(|_| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    let d = Duration::from_micros(30);
+                    a.record(ActivationStatus::Success, Warmth::Hot, d, d, d);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let v = a.values();
+        let n = (SHARDS + 2) as u64;
+        assert_eq!(v.activations[0], n);
+        assert_eq!(v.duration.count(), n);
+        assert_eq!(v.init.sum_ns, n * 30_000);
     }
 
     #[test]
