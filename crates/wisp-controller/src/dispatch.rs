@@ -19,7 +19,7 @@ use crate::edge::request_id;
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
 use crate::handlers::{actions, activations, admin, assets, invoke, metrics, versions, web};
-use crate::routes::{ActionOp, Route, route, valid_name};
+use crate::routes::{ActionOp, Probe, Route, route, valid_name};
 
 /// Answers one request. Never fails: errors become JSON error responses.
 /// Every log line of the request carries its `request_id` (and its
@@ -74,28 +74,17 @@ async fn answer<B: RequestBody>(
     // without a copy.
     let uri = req.uri().clone();
     let query = uri.query();
-    let route = route(req.method(), req.uri().path());
-    match route {
-        Route::Health => {
-            return Ok(respond::json(
-                StatusCode::OK,
-                &serde_json::json!({"status": "ok"}),
-            ));
-        }
-        Route::Ready => return Ok(ready(ctl)),
-        // Scraped during a drain too: it shows the drain.
-        Route::Metrics => return metrics::scrape(ctl, req.headers()),
-        _ => {}
-    }
+    let route = match route(req.method(), req.uri().path()) {
+        Route::Probe(probe) => return answer_probe(ctl, probe, req.headers()),
+        other => other,
+    };
     // Counted before the check, so a drain that begins now waits for it.
     let _in_flight = ctl.lifecycle().enter();
     if ctl.lifecycle().draining() {
         return Err(ApiError::draining());
     }
     match route {
-        Route::Health | Route::Ready | Route::Metrics => {
-            Err(ApiError::not_found("no such resource"))
-        }
+        Route::Probe(probe) => answer_probe(ctl, probe, req.headers()),
         Route::ApiInfo => Ok(respond::json(
             StatusCode::OK,
             &serde_json::json!({
@@ -163,6 +152,19 @@ async fn answer<B: RequestBody>(
                 ActionOp::Invoke => invoke::invoke(ctl, req, &caller, &name).await,
             }
         }
+    }
+}
+
+/// Liveness, readiness and metrics; scraped during a drain too (it shows the
+/// drain).
+fn answer_probe(ctl: &Controller, probe: Probe, headers: &http::HeaderMap) -> ApiResult {
+    match probe {
+        Probe::Health => Ok(respond::json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        )),
+        Probe::Ready => Ok(ready(ctl)),
+        Probe::Metrics => metrics::scrape(ctl, headers),
     }
 }
 

@@ -8,12 +8,8 @@ pub const DEFAULT_NAMESPACE: &str = "guest";
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `GET /healthz` (or `/health`): liveness.
-    Health,
-    /// `GET /readyz`: readiness.
-    Ready,
-    /// `GET /metrics`: the Prometheus exposition.
-    Metrics,
+    /// A probe of the process, answered even while draining.
+    Probe(Probe),
     /// `GET /api/v1`: API information.
     ApiInfo,
     /// `GET /api/v1/namespaces`.
@@ -59,6 +55,18 @@ pub enum Route {
     MethodNotAllowed,
     /// Nothing here.
     NotFound,
+}
+
+/// What health checks and scrapers ask: answered before the drain check, and
+/// without counting as a request in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `GET /healthz` (or `/health`): liveness.
+    Health,
+    /// `GET /readyz`: readiness.
+    Ready,
+    /// `GET /metrics`: Prometheus metrics.
+    Metrics,
 }
 
 /// Namespace and key management operations.
@@ -124,9 +132,9 @@ pub fn valid_name(s: &str) -> bool {
 /// Routes a request path (without the query string).
 pub fn route(method: &Method, path: &str) -> Route {
     match path {
-        "/healthz" | "/health" => return get_only(method, Route::Health),
-        "/readyz" => return get_only(method, Route::Ready),
-        "/metrics" => return get_only(method, Route::Metrics),
+        "/healthz" | "/health" => return get_only(method, Route::Probe(Probe::Health)),
+        "/readyz" => return get_only(method, Route::Probe(Probe::Ready)),
+        "/metrics" => return get_only(method, Route::Probe(Probe::Metrics)),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/fn/") {
@@ -391,11 +399,14 @@ mod tests {
         );
         assert_eq!(route(&Method::GET, "/nothing"), Route::NotFound);
         assert_eq!(route(&Method::GET, "/api/v1"), Route::ApiInfo);
-        assert_eq!(route(&Method::GET, "/health"), Route::Health);
-        assert_eq!(route(&Method::GET, "/healthz"), Route::Health);
-        assert_eq!(route(&Method::GET, "/readyz"), Route::Ready);
+        assert_eq!(route(&Method::GET, "/health"), Route::Probe(Probe::Health));
+        assert_eq!(route(&Method::GET, "/healthz"), Route::Probe(Probe::Health));
+        assert_eq!(route(&Method::GET, "/readyz"), Route::Probe(Probe::Ready));
         assert_eq!(route(&Method::POST, "/readyz"), Route::MethodNotAllowed);
-        assert_eq!(route(&Method::GET, "/metrics"), Route::Metrics);
+        assert_eq!(
+            route(&Method::GET, "/metrics"),
+            Route::Probe(Probe::Metrics)
+        );
         assert_eq!(route(&Method::PUT, "/metrics"), Route::MethodNotAllowed);
     }
 

@@ -53,7 +53,7 @@ pub struct RedbRegistry {
     activations: crate::activation_log::ActivationLog,
 }
 
-fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
+pub(crate) fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
     RegistryError::Storage(e.to_string())
 }
 

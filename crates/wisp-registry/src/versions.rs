@@ -9,6 +9,7 @@
 
 use redb::{ReadableTable, Table, TableDefinition};
 
+use crate::redb_store::{decode_loosely, storage};
 use crate::{RegistryError, Result};
 
 /// `namespace/name/MMMMMMMMMM.mmmmmmmmmm.pppppppppp` → JSON-encoded record.
@@ -44,7 +45,7 @@ pub(crate) fn of(
     let mut out = Vec::new();
     for entry in table.range(lo.as_str()..hi.as_str()).map_err(storage)? {
         let (k, v) = entry.map_err(storage)?;
-        let (version, module) = crate::redb_store::decode_loosely(v.value());
+        let (version, module) = decode_loosely(v.value());
         out.push(Stored {
             key: k.value().to_string(),
             version,
@@ -113,10 +114,6 @@ pub(crate) fn target<'a>(
             }
         }
     }
-}
-
-fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
-    RegistryError::Storage(e.to_string())
 }
 
 #[cfg(test)]
