@@ -98,13 +98,7 @@ assets = "files"
 
 /// The action as the API shows it (without code).
 fn action(s: &Server, name: &str) -> serde_json::Value {
-    let r = request(
-        "GET",
-        &format!("{}?code=false", s.action_url(name)),
-        Some(KEY),
-        None,
-        "",
-    );
+    let r = s.get(&format!("/api/v1/namespaces/_/actions/{name}?code=false"));
     assert_eq!(r.status, 200, "{name}: {}", r.text());
     r.json()
 }

@@ -333,13 +333,7 @@ fn json_logs_carry_the_request_and_activation_ids() {
 
 /// The version list of an action.
 fn versions(s: &Server, name: &str) -> Vec<serde_json::Value> {
-    let r = request(
-        "GET",
-        &format!("{}/versions", s.action_url(name)),
-        Some(KEY),
-        None,
-        "",
-    );
+    let r = s.get(&format!("/api/v1/namespaces/_/actions/{name}/versions"));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json().as_array().unwrap().clone()
 }

@@ -304,6 +304,11 @@ impl Server {
         r.json()
     }
 
+    /// A `GET` of an API path with the server's key.
+    pub fn get(&self, path: &str) -> Resp {
+        request("GET", &format!("{}{path}", self.url), Some(KEY), None, "")
+    }
+
     /// A blocking invocation returning only the result.
     pub fn invoke(&self, name: &str, params: serde_json::Value) -> Resp {
         request(
