@@ -410,10 +410,11 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_poll_prints_oldest_first_across_pages() {
+    /// One poll of `calls` finished calls in pages of 3: what it printed and
+    /// which `skip`s it asked for.
+    fn poll_pages(calls: u64) -> (Vec<Value>, Vec<usize>) {
         let log = Log {
-            calls: (0..7)
+            calls: (0..calls)
                 .map(|i| (100 + i, 101 + i, format!("a{i}")))
                 .collect(),
             now: 1_000,
@@ -426,26 +427,19 @@ mod tests {
                 Ok::<_, anyhow::Error>(log.list(since, skip, 3))
             })
             .unwrap();
+        (got, asked)
+    }
+
+    #[test]
+    fn a_poll_prints_oldest_first_across_pages() {
+        let (got, asked) = poll_pages(7);
         assert_eq!(ids(&got), ["a0", "a1", "a2", "a3", "a4", "a5", "a6"]);
         assert_eq!(asked, [0, 3, 6], "pages until a short one");
     }
 
     #[test]
     fn a_full_last_page_is_followed_by_an_empty_one() {
-        let log = Log {
-            calls: (0..6)
-                .map(|i| (100 + i, 101 + i, format!("a{i}")))
-                .collect(),
-            now: 1_000,
-        };
-        let mut c = Cursor::new(0, 3);
-        let mut asked = Vec::new();
-        let got = c
-            .poll(|since, skip| {
-                asked.push(skip);
-                Ok::<_, anyhow::Error>(log.list(since, skip, 3))
-            })
-            .unwrap();
+        let (got, asked) = poll_pages(6);
         assert_eq!(got.len(), 6);
         assert_eq!(asked, [0, 3, 6]);
     }
