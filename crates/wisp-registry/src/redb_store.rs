@@ -118,10 +118,13 @@ impl RedbRegistry {
     /// record as its first version, once; the module's reference moves from
     /// the action to that version.
     fn migrate_versions(&self) -> Result<()> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
+        // Found in a read transaction: a start with nothing to move writes
+        // (and syncs) nothing.
+        let missing = {
+            let txn = self.db.begin_read().map_err(storage)?;
             let actions = txn.open_table(ACTIONS).map_err(storage)?;
-            let mut versions = txn.open_table(VERSIONS).map_err(storage)?;
+            let versions = txn.open_table(VERSIONS).map_err(storage)?;
+            let mut missing = Vec::new();
             for entry in actions.iter().map_err(storage)? {
                 let (k, v) = entry.map_err(storage)?;
                 let Some((ns, name)) = k.value().split_once('/') else {
@@ -129,9 +132,21 @@ impl RedbRegistry {
                 };
                 if crate::versions::of(&versions, ns, name)?.is_empty() {
                     let (version, _) = decode_loosely(v.value());
-                    let key = crate::versions::key(ns, name, &version);
-                    versions.insert(key.as_str(), v.value()).map_err(storage)?;
+                    missing.push((crate::versions::key(ns, name, &version), v.value().to_vec()));
                 }
+            }
+            missing
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut versions = txn.open_table(VERSIONS).map_err(storage)?;
+            for (key, record) in &missing {
+                versions
+                    .insert(key.as_str(), record.as_slice())
+                    .map_err(storage)?;
             }
         }
         txn.commit().map_err(storage)?;
@@ -551,6 +566,34 @@ mod tests {
             Some(Err(_))
         ));
         assert!(reg.get_action("a", "bad").unwrap().is_none());
+    }
+
+    #[test]
+    fn actions_stored_without_versions_get_their_first_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.redb");
+        {
+            let reg = RedbRegistry::open(&path).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+            // As a wisp without versions left it: the record, no versions.
+            let txn = reg.db.begin_write().unwrap();
+            txn.open_table(VERSIONS)
+                .unwrap()
+                .retain(|_, _| false)
+                .unwrap();
+            txn.commit().unwrap();
+            assert!(reg.list_versions("a", "x").unwrap().is_empty());
+        }
+        let reg = RedbRegistry::open(&path).unwrap();
+        let kept = reg.list_versions("a", "x").unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].version, "0.0.1");
+        // Its module's one reference now belongs to that version.
+        let next = reg.put_action(rec("a", "x", b"v2"), b"v2", true).unwrap();
+        assert_eq!(next.version, "0.0.2");
+        assert!(reg.has_module(&module_hash(b"v1")).unwrap());
+        reg.delete_action("a", "x").unwrap();
+        assert!(reg.module_hashes().unwrap().is_empty());
     }
 
     #[test]
