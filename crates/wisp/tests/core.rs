@@ -178,7 +178,9 @@ fn c_and_cpp_functions_run_and_no_state_survives_between_calls() {
 
 #[test]
 fn raw_wasm_deploy_update_list_get_delete_and_restart() {
-    let mut s = Server::start(&[]);
+    // One version kept: a replaced module's code goes at once (with more
+    // versions kept it stays for a rollback; operations.rs tests that).
+    let mut s = Server::start(&["--keep-versions", "1"]);
     let url = s.action_url("a");
     let counter = example_bytes("c-counter");
     let r = request(
