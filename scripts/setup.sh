@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing wisp needs, idempotently: the wasm rustup
 # targets and the Debian packages for the C/C++ examples, the metrics test and
-# the benchmark.
+# the benchmark, and the JavaScript and Python toolchains of `wisp build` in
+# toolchains/ (toolchains/README.md), each skipped when already at its pin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,14 +28,43 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+apt_install() {
+    local SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+need_npm() {
+    command -v npm >/dev/null || apt_install nodejs npm
+}
+
 # The official OpenWhisk JavaScript client, for the compatibility test.
 client=crates/wisp/tests/openwhisk-client
 if [ ! -d "$client/node_modules/openwhisk" ]; then
-    if ! command -v npm >/dev/null; then
-        SUDO=""
-        [ "$(id -u)" -ne 0 ] && SUDO=sudo
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
-    fi
+    need_npm
     npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# componentize-js, at the version toolchains/js/package.json pins, from its
+# package-lock.json.
+js=toolchains/js
+js_pin=$(sed -n 's|.*"@bytecodealliance/componentize-js": "\([^"]*\)".*|\1|p' "$js/package.json")
+js_have=$(sed -n 's|^ *"version": "\([^"]*\)".*|\1|p' \
+    "$js/node_modules/@bytecodealliance/componentize-js/package.json" 2>/dev/null | head -1)
+if [ "$js_have" != "$js_pin" ]; then
+    need_npm
+    npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# componentize-py, at the version toolchains/python/requirements.txt pins, in
+# a virtual environment of its own; from its wheel only (a build from source
+# downloads a toolchain).
+py=toolchains/python
+py_pin=$(sed -n 's/^componentize-py==//p' "$py/requirements.txt")
+py_have=$("$py/.venv/bin/componentize-py" --version 2>/dev/null | sed -n 's/^componentize-py //p' || true)
+if [ "$py_have" != "$py_pin" ]; then
+    python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+    [ -x "$py/.venv/bin/pip" ] || { rm -rf "$py/.venv"; python3 -m venv "$py/.venv"; }
+    "$py/.venv/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
+        -r "$py/requirements.txt"
 fi

@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod toolchain;
 
 use std::process::ExitCode;
 
@@ -47,7 +48,11 @@ struct Cli {
 enum Command {
     /// Run the wisp server.
     Serve(commands::serve::ServeCommand),
-    /// Deploy (create or update) an action from a .wasm file, or every function of a wisp.toml (-f).
+    /// Create a function project from a template (rust-http, js-json, python-http, ...).
+    New(commands::new::NewCommand),
+    /// Build a function's source (Rust crate, .c, .cpp, .js, .py) into a .wasm and print its path.
+    Build(commands::build::BuildCommand),
+    /// Deploy (create or update) an action from a .wasm file or a source it builds, or every function of a wisp.toml (-f).
     Deploy(commands::deploy::DeployCommand),
     /// Invoke an action with JSON parameters and print its result.
     Invoke(commands::invoke::InvokeCommand),
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let result = match cli.command {
         Command::Serve(c) => c.execute(g),
+        Command::New(c) => c.execute(),
+        Command::Build(c) => c.execute(),
         Command::Deploy(c) => c.execute(g),
         Command::Invoke(c) => c.execute(g),
         Command::List(c) => c.execute(g),

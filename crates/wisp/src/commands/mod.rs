@@ -1,5 +1,6 @@
 //! One module per subcommand, each a clap struct with an `execute()`.
 
+pub mod build;
 pub mod deploy;
 pub mod get;
 pub mod invoke;
@@ -7,6 +8,7 @@ pub mod list;
 pub mod load;
 pub mod logs;
 pub mod namespace;
+pub mod new;
 pub mod rm;
 pub mod serve;
 pub mod stats;

@@ -251,7 +251,9 @@ fn check_entry(
         None => {
             fail(
                 &entry_at,
-                format!("{label} has no `source` (the path of its .wasm file)"),
+                format!(
+                    "{label} has no `source` (the path of its .wasm file or of a source to build)"
+                ),
             );
             None
         }
@@ -471,8 +473,14 @@ fn remove_field(doc: &mut ActionDoc, field: &str) -> bool {
     false
 }
 
-/// A module's bytes, if the file can be read and is WebAssembly.
+/// A module's bytes: the file's, when it is WebAssembly, or what `wisp build`
+/// makes of a source (a Rust crate directory, a .c, .cpp, .js or .py file, a
+/// directory `wisp new` made).
 fn read_module(path: &Path) -> Result<Vec<u8>, String> {
+    if crate::commands::build::looks_like_source(path) {
+        return crate::commands::build::module_bytes(path)
+            .map_err(|e| format!("does not build: {e:#}"));
+    }
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot be read ({}): {e}", path.display()))?;
     if !bytes.starts_with(WASM_MAGIC) {
