@@ -35,6 +35,7 @@ cp examples/target/release/workload examples/target/release/workloads-native "$o
 
 # C with clang + wasi-libc (Debian's clang knows the wasi-libc sysroot).
 clang --target=wasm32-wasi -O2 -o "$out/c-counter.wasm" examples/c-counter/counter.c
+clang --target=wasm32-wasi -O2 -o "$out/c-preinit.wasm" examples/c-preinit/preinit.c
 
 # C++ with Emscripten, as the paper built its workloads; STANDALONE_WASM gives a
 # WASI command module with no JavaScript glue.

@@ -183,6 +183,26 @@ pub struct ActionRecord {
     pub updated: u64,
     /// Format of the stored record (see [`RECORD_FORMAT`]).
     pub format: u32,
+    /// Set when the module was pre-initialized at deploy: `module_hash` is then
+    /// the snapshot's, and the binary as deployed is kept beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Preinitialized>,
+}
+
+/// How an action's module was pre-initialized at deploy: its init export ran
+/// once and the instance it left was snapshotted into the module every call
+/// instantiates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preinitialized {
+    /// The export that ran (`wizer-initialize`, or the `init` annotation's).
+    pub export: String,
+    /// How long it ran, in microseconds.
+    pub init_us: u64,
+    /// SHA-256 of the binary as deployed, before its init; kept in the
+    /// registry, so that the action can be snapshotted again.
+    pub source_sha256: String,
+    /// Its size in bytes.
+    pub source_size: u64,
 }
 
 /// The current format of stored records. Format 1 (before the resolved fields
@@ -210,6 +230,8 @@ struct StoredRecord {
     updated: u64,
     #[serde(default = "first_format")]
     format: u32,
+    #[serde(default)]
+    init: Option<Preinitialized>,
 }
 
 fn first_format() -> u32 {
@@ -243,6 +265,7 @@ impl TryFrom<StoredRecord> for ActionRecord {
             outbound_hosts,
             updated: s.updated,
             format: s.format.max(RECORD_FORMAT),
+            init: s.init,
         })
     }
 }
@@ -272,7 +295,27 @@ impl ActionRecord {
             outbound_hosts: spec.outbound_hosts,
             updated: 0,
             format: RECORD_FORMAT,
+            init: None,
         }
+    }
+
+    /// The hash of the binary as deployed: the source of its snapshot when it
+    /// was pre-initialized, else the module itself.
+    pub fn source_hash(&self) -> &str {
+        self.init
+            .as_ref()
+            .map_or(self.module_hash.as_str(), |i| i.source_sha256.as_str())
+    }
+
+    /// Every module the registry keeps for this record: the one it runs, and
+    /// the binary as deployed when that is a snapshot of it.
+    pub fn modules(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.module_hash.as_str()).chain(
+            self.init
+                .as_ref()
+                .map(|i| i.source_sha256.as_str())
+                .filter(|h| *h != self.module_hash),
+        )
     }
 
     /// `namespace/name`, as activation records show it.
@@ -334,6 +377,7 @@ impl ActionRecord {
                 module_sha256: self.module_hash.clone(),
                 module_size: self.module_size,
                 shape: self.shape,
+                init: self.init.clone(),
             },
         }
     }
@@ -406,6 +450,10 @@ pub struct WispView {
     pub module_size: u64,
     /// Its shape.
     pub shape: Shape,
+    /// How it was pre-initialized, when it was: `module_sha256` is then the
+    /// snapshot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Preinitialized>,
 }
 
 #[cfg(test)]

@@ -29,9 +29,11 @@ pub mod resolve;
 pub mod stats;
 pub mod version;
 
-pub use action::{ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Shape, WebAuth};
+pub use action::{
+    ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Preinitialized, Shape, WebAuth,
+};
 pub use activation::{ActivationStatus, Warmth};
-pub use resolve::{ActionSpec, Policy, ResolveError};
+pub use resolve::{ActionSpec, Init, Policy, ResolveError};
 pub use stats::{Classification, Latencies, Pattern, Stats, Totals};
 pub use version::{RollbackRequest, VersionView};
 

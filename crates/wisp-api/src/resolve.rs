@@ -91,6 +91,8 @@ pub struct ActionSpec {
     pub web_auth: WebAuth,
     /// Annotation `allowed-outbound-hosts`.
     pub outbound_hosts: Vec<String>,
+    /// Annotation `init`: which export pre-initializes the module.
+    pub init: Init,
 }
 
 /// Resolves a document: values it gives replace those of `current` (an update),
@@ -148,6 +150,7 @@ pub fn resolve(
         web_export: read.web_export,
         web_auth: read.web_auth,
         outbound_hosts: read.outbound_hosts,
+        init: read.init,
     })
 }
 
@@ -277,7 +280,27 @@ pub struct Annotations {
     pub web_auth: WebAuth,
     /// `allowed-outbound-hosts`.
     pub outbound_hosts: Vec<String>,
+    /// `init`.
+    pub init: Init,
 }
+
+/// Which export, run once at deploy, pre-initializes an action's module (the
+/// annotation `init`; see docs/functions.md, "Pre-initialized snapshots").
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Init {
+    /// `wizer-initialize`, when the module exports it (no annotation).
+    #[default]
+    Auto,
+    /// This export, which the module must have (`init: "NAME"`).
+    Export(String),
+    /// None, even when the module exports `wizer-initialize` (`init: false`).
+    Off,
+}
+
+/// The annotation naming an action's init export.
+pub const INIT_ANNOTATION: &str = "init";
+/// The export run at deploy when no `init` annotation names one.
+pub const DEFAULT_INIT_EXPORT: &str = "wizer-initialize";
 
 /// The annotation listing the hosts an action's outgoing HTTP may reach.
 pub const OUTBOUND_ANNOTATION: &str = "allowed-outbound-hosts";
@@ -322,10 +345,33 @@ pub fn annotations(list: &[KeyValue]) -> Result<Annotations, ResolveError> {
                 }
             }
             OUTBOUND_ANNOTATION => out.outbound_hosts = outbound_hosts(&kv.value)?,
+            INIT_ANNOTATION => out.init = init(&kv.value)?,
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// `init`: an export name, `true` (the default export, required), or `false`.
+fn init(value: &Value) -> Result<Init, ResolveError> {
+    let field = format!("annotations.{INIT_ANNOTATION}");
+    match value {
+        Value::Bool(false) | Value::Null => Ok(Init::Off),
+        Value::String(s) if s == "false" => Ok(Init::Off),
+        Value::Bool(true) => Ok(Init::Export(DEFAULT_INIT_EXPORT.into())),
+        Value::String(s) if s == "true" => Ok(Init::Export(DEFAULT_INIT_EXPORT.into())),
+        Value::String(s)
+            if !s.is_empty() && s.len() <= 256 && s.chars().all(|c| !c.is_control()) =>
+        {
+            Ok(Init::Export(s.clone()))
+        }
+        other => Err(ResolveError::new(
+            field,
+            format!(
+                "annotation {INIT_ANNOTATION} must name the export to run at deploy (1 to 256 printable characters), or be true or false, got {other}"
+            ),
+        )),
+    }
 }
 
 /// `allowed-outbound-hosts`: a JSON array of strings, or one string separated by

@@ -68,6 +68,8 @@ pub mod defaults {
     /// Time a drain gives the calls in flight, seconds: Kubernetes' default
     /// termination grace period.
     pub const DRAIN_TIMEOUT_S: u64 = 30;
+    /// Time an action's init export may run at deploy, seconds.
+    pub const INIT_TIMEOUT_S: u64 = 10;
     /// Versions of each action kept, with their modules and compiled code.
     pub const KEEP_VERSIONS: usize = 10;
     /// Actions with metric series of their own; the calls of the others are
@@ -124,6 +126,8 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// Time the calls in flight get to finish once a drain begins.
     pub drain_timeout: Duration,
+    /// Time an action's init export may run at deploy, before its snapshot.
+    pub init_timeout: Duration,
     /// Versions of each action kept (at least 1: the current one).
     pub keep_versions: usize,
     /// Whether metrics are recorded and `/metrics` served.
@@ -175,6 +179,7 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(HEADER_TIMEOUT_S),
             body_timeout: Duration::from_secs(BODY_TIMEOUT_S),
             drain_timeout: Duration::from_secs(DRAIN_TIMEOUT_S),
+            init_timeout: Duration::from_secs(INIT_TIMEOUT_S),
             keep_versions: KEEP_VERSIONS,
             metrics: true,
             metrics_max_actions: METRICS_MAX_ACTIONS,

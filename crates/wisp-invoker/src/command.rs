@@ -118,6 +118,24 @@ impl Guest for Start {
     }
 }
 
+/// A store for a command: the stdio and environment `builder` holds, and the
+/// grants and memory limit in `limits`.
+pub(crate) fn new_store(
+    engine: &Engine,
+    mut builder: WasiCtxBuilder,
+    limits: &InvokeLimits,
+) -> Result<Store<CommandState>, InvokeError> {
+    limits
+        .grants
+        .apply(&mut builder)
+        .map_err(InvokeError::Internal)?;
+    let state = CommandState {
+        wasi: builder.build_p1(),
+        facts: CallFacts::new(limits.memory_bytes),
+    };
+    Ok(runner::new_store(engine, state))
+}
+
 /// Runs `_start` in a fresh instance with `stdin` and `env`; stdout and stderr
 /// are captured up to the given caps. A non-zero exit status is an error.
 pub(crate) async fn run(
@@ -138,15 +156,7 @@ pub(crate) async fn run(
         .stderr(stderr.clone())
         .envs(env)
         .arg("main");
-    limits
-        .grants
-        .apply(&mut builder)
-        .map_err(InvokeError::Internal)?;
-    let state = CommandState {
-        wasi: builder.build_p1(),
-        facts: CallFacts::new(limits.memory_bytes),
-    };
-    let store = runner::new_store(pre.module().engine(), state);
+    let store = new_store(pre.module().engine(), builder, limits)?;
     let outcome = runner::run(
         store,
         Start(pre.clone()),

@@ -119,7 +119,7 @@ pub(crate) fn prepare(
     })
 }
 
-fn new_store(
+pub(crate) fn new_store(
     engine: &Engine,
     limits: &InvokeLimits,
     stdout: &Capture,

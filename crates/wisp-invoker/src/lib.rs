@@ -32,6 +32,7 @@ mod http_component;
 mod runner;
 pub mod sandbox;
 pub mod sharded;
+pub mod snapshot;
 mod templates;
 
 use std::collections::{HashMap, HashSet};
@@ -49,6 +50,7 @@ pub use cache::DiskCache;
 pub use engine::EngineConfig;
 pub use http_component::ROUTE_PREFIX_HEADER;
 pub use sandbox::Grants;
+pub use snapshot::{InitSpec, Snapshot};
 pub use wisp_api::{Shape, Warmth};
 
 /// Error type carried by response bodies.
@@ -83,6 +85,9 @@ pub enum DeployError {
     /// The binary imports functions wisp does not provide.
     #[error("the module imports what wisp does not provide: {}", .0.join(", "))]
     MissingImports(Vec<String>),
+    /// Its init export failed, or left an instance that cannot be snapshotted.
+    #[error("{0}")]
+    Init(String),
 }
 
 /// Why an invocation failed.

@@ -186,13 +186,13 @@ impl<T> Outcome<T> {
         match self.result {
             Err(_elapsed) => Err(InvokeError::Timeout(self.timeout.as_millis() as u64)),
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(classify(e, self.hit_memory, captured)),
+            Ok(Err(e)) => Err(explain(e, self.hit_memory, captured)),
         }
     }
 }
 
 /// Turns a wasmtime error from running a guest into an [`InvokeError`].
-fn classify(e: wasmtime::Error, hit_memory: bool, c: &Captured<'_>) -> InvokeError {
+pub(crate) fn explain(e: wasmtime::Error, hit_memory: bool, c: &Captured<'_>) -> InvokeError {
     let stderr = c.stderr.contents();
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return InvokeError::Exit {

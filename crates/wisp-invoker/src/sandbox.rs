@@ -28,19 +28,21 @@ impl Grants {
     /// Adds the granted directories to a WASI context. Opening a directory that
     /// does not exist yet creates it (data) or fails (assets are optional).
     pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) -> Result<(), String> {
-        if let Some((dir, _)) = &self.data {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create the data directory: {e}"))?;
-            builder
-                .preopened_dir(dir, DATA_MOUNT, FsPerms::ReadWrite)
-                .map_err(|e| format!("cannot open the data directory: {e:#}"))?;
-        }
+        // `/assets` first: a snapshot made at deploy, where only `/assets` is
+        // mounted, then finds it under the same descriptor in every call.
         if let Some(dir) = &self.assets
             && dir.is_dir()
         {
             builder
                 .preopened_dir(dir, ASSETS_MOUNT, FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot open the assets directory: {e:#}"))?;
+        }
+        if let Some((dir, _)) = &self.data {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the data directory: {e}"))?;
+            builder
+                .preopened_dir(dir, DATA_MOUNT, FsPerms::ReadWrite)
+                .map_err(|e| format!("cannot open the data directory: {e:#}"))?;
         }
         Ok(())
     }

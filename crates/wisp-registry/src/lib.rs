@@ -14,7 +14,7 @@
 //! let module = b"\0asm\x01\0\0\0";
 //! let spec = resolve(ActionDoc::default(), None, &Policy::default()).unwrap();
 //! let rec = ActionRecord::new("guest", "hello", wisp_registry::module_hash(module), Shape::Command, spec);
-//! reg.put_action(rec, module, false).unwrap();
+//! reg.put_action(rec, module, None, None, false).unwrap();
 //! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
 //! ```
 
@@ -108,11 +108,14 @@ pub trait Registry: Send + Sync + 'static {
     /// version is the patch bump of the newest kept one (`0.0.1` for a new
     /// action); the oldest versions beyond the registry's number kept are
     /// removed (never the current one), with the modules no kept version
-    /// runs. Returns the record as stored.
+    /// runs. A pre-initialized record (`record.init`) is stored with `source`,
+    /// the binary its snapshot `module` was made from, kept as long as the
+    /// version is. Returns the record as stored.
     fn put_action(
         &self,
         record: ActionRecord,
         module: &[u8],
+        source: Option<&[u8]>,
         overwrite: bool,
     ) -> Result<ActionRecord>;
     /// The kept versions of an action, newest first (versions whose record

@@ -68,10 +68,12 @@ fn decode(bytes: &[u8]) -> Result<ActionRecord> {
 
 /// The version and module hash of a stored record, even one that no longer
 /// reads as a whole, so it can still be replaced or deleted cleanly.
-pub(crate) fn decode_loosely(bytes: &[u8]) -> (String, Option<String>) {
+pub(crate) fn decode_loosely(bytes: &[u8]) -> (String, Vec<String>) {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    (text("version").unwrap_or_default(), text("module_hash"))
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let source = v.get("init").and_then(|i| text(i, "source_sha256"));
+    let modules = text(&v, "module_hash").into_iter().chain(source).collect();
+    (text(&v, "version").unwrap_or_default(), modules)
 }
 
 impl RedbRegistry {
@@ -217,6 +219,7 @@ impl Registry for RedbRegistry {
         &self,
         mut record: ActionRecord,
         module: &[u8],
+        source: Option<&[u8]>,
         overwrite: bool,
     ) -> Result<ActionRecord> {
         let (ns, name) = (record.namespace.clone(), record.name.clone());
@@ -239,16 +242,27 @@ impl Registry for RedbRegistry {
             };
             record.module_size = module.len() as u64;
             record.updated = now_millis();
-            let hash = record.module_hash.as_str();
-            let count = refs
-                .get(hash)
-                .map_err(storage)?
-                .map(|g| g.value())
-                .unwrap_or(0);
-            if count == 0 {
-                modules.insert(hash, module).map_err(storage)?;
+            let mut stored = vec![(record.module_hash.clone(), module)];
+            match (&record.init, source) {
+                (Some(init), Some(source)) => stored.push((init.source_sha256.clone(), source)),
+                (None, None) => {}
+                _ => {
+                    return Err(RegistryError::Storage(
+                        "a pre-initialized record is stored with the binary it was made from, and only it".into(),
+                    ));
+                }
             }
-            refs.insert(hash, count + 1).map_err(storage)?;
+            for (hash, bytes) in stored {
+                let count = refs
+                    .get(hash.as_str())
+                    .map_err(storage)?
+                    .map(|g| g.value())
+                    .unwrap_or(0);
+                if count == 0 {
+                    modules.insert(hash.as_str(), bytes).map_err(storage)?;
+                }
+                refs.insert(hash.as_str(), count + 1).map_err(storage)?;
+            }
             let encoded = serde_json::to_vec(&record).map_err(storage)?;
             let version_key = versions::key(&ns, &name, &record.version);
             kept.insert(version_key.as_str(), encoded.as_slice())
@@ -362,7 +376,7 @@ impl Registry for RedbRegistry {
             // Every version goes with it.
             for v in versions::of(&kept, namespace, name)? {
                 kept.remove(v.key.as_str()).map_err(storage)?;
-                if let Some(hash) = &v.module {
+                for hash in &v.modules {
                     release_module(&mut refs, &mut modules, hash)?;
                 }
             }
@@ -521,9 +535,9 @@ mod tests {
     fn an_unreadable_record_hides_nothing_else_and_can_be_replaced_or_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
-        reg.put_action(rec("a", "good", b"one"), b"one", false)
+        reg.put_action(rec("a", "good", b"one"), b"one", None, false)
             .unwrap();
-        reg.put_action(rec("a", "bad", b"two"), b"two", false)
+        reg.put_action(rec("a", "bad", b"two"), b"two", None, false)
             .unwrap();
         // Spoil one record, keeping its module hash readable.
         let txn = reg.db.begin_write().unwrap();
@@ -550,7 +564,7 @@ mod tests {
         // Replacing it makes a version after the newest kept one, whose
         // module stays for a rollback.
         let stored = reg
-            .put_action(rec("a", "bad", b"three"), b"three", true)
+            .put_action(rec("a", "bad", b"three"), b"three", None, true)
             .unwrap();
         assert_eq!(stored.version, "0.0.2");
         assert!(reg.get_module(&module_hash(b"two")).unwrap().is_some());
@@ -574,7 +588,7 @@ mod tests {
         let path = dir.path().join("r.redb");
         {
             let reg = RedbRegistry::open(&path).unwrap();
-            reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
             // As a wisp without versions left it: the record, no versions.
             let txn = reg.db.begin_write().unwrap();
             txn.open_table(VERSIONS)
@@ -589,7 +603,7 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].version, "0.0.1");
         // Its module's one reference now belongs to that version.
-        let next = reg.put_action(rec("a", "x", b"v2"), b"v2", true).unwrap();
+        let next = reg.put_action(rec("a", "x", b"v2"), b"v2", None, true).unwrap();
         assert_eq!(next.version, "0.0.2");
         assert!(reg.has_module(&module_hash(b"v1")).unwrap());
         reg.delete_action("a", "x").unwrap();
@@ -600,14 +614,14 @@ mod tests {
     fn put_get_list_delete() {
         let dir = tempfile::tempdir().unwrap();
         let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
-        reg.put_action(rec("a", "x", b"one"), b"one", false)
+        reg.put_action(rec("a", "x", b"one"), b"one", None, false)
             .unwrap();
-        reg.put_action(rec("a", "y", b"two"), b"two", false)
+        reg.put_action(rec("a", "y", b"two"), b"two", None, false)
             .unwrap();
-        reg.put_action(rec("b", "x", b"one"), b"one", false)
+        reg.put_action(rec("b", "x", b"one"), b"one", None, false)
             .unwrap();
         // A namespace that is a prefix of another must not see its actions.
-        reg.put_action(rec("a0", "z", b"one"), b"one", false)
+        reg.put_action(rec("a0", "z", b"one"), b"one", None, false)
             .unwrap();
         let names: Vec<_> = reg
             .list_actions("a", 0, 10)
@@ -636,9 +650,9 @@ mod tests {
         let reg = RedbRegistry::open(dir.path().join("r.redb"))
             .unwrap()
             .keep_versions(1);
-        reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+        reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
         let err = reg
-            .put_action(rec("a", "x", b"v2"), b"v2", false)
+            .put_action(rec("a", "x", b"v2"), b"v2", None, false)
             .unwrap_err();
         assert!(matches!(err, RegistryError::Conflict(_)));
         // The failed put left the first version in place.
@@ -646,7 +660,7 @@ mod tests {
             reg.get_action("a", "x").unwrap().unwrap().module_hash,
             module_hash(b"v1")
         );
-        let stored = reg.put_action(rec("a", "x", b"v2"), b"v2", true).unwrap();
+        let stored = reg.put_action(rec("a", "x", b"v2"), b"v2", None, true).unwrap();
         assert_eq!(stored.version, "0.0.2");
         assert!(reg.get_module(&module_hash(b"v1")).unwrap().is_none());
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
@@ -775,7 +789,7 @@ mod tests {
         let path = dir.path().join("r.redb");
         {
             let reg = RedbRegistry::open(&path).unwrap();
-            reg.put_action(rec("a", "x", b"v1"), b"v1", false).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
         }
         let reg = RedbRegistry::open(&path).unwrap();
         assert_eq!(reg.get_action("a", "x").unwrap().unwrap().module_size, 2);

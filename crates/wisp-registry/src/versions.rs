@@ -19,7 +19,9 @@ pub(crate) const VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) struct Stored {
     pub key: String,
     pub version: String,
-    pub module: Option<String>,
+    /// The modules it keeps: the one it runs, and its source when that is a
+    /// snapshot of it.
+    pub modules: Vec<String>,
     pub bytes: Vec<u8>,
 }
 
@@ -45,11 +47,11 @@ pub(crate) fn of(
     let mut out = Vec::new();
     for entry in table.range(lo.as_str()..hi.as_str()).map_err(storage)? {
         let (k, v) = entry.map_err(storage)?;
-        let (version, module) = decode_loosely(v.value());
+        let (version, modules) = decode_loosely(v.value());
         out.push(Stored {
             key: k.value().to_string(),
             version,
-            module,
+            modules,
             bytes: v.value().to_vec(),
         });
     }
@@ -76,7 +78,7 @@ pub(crate) fn trim(
             continue;
         }
         table.remove(v.key.as_str()).map_err(storage)?;
-        released.extend(v.module);
+        released.extend(v.modules);
         excess -= 1;
     }
     Ok(released)

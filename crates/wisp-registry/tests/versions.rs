@@ -25,7 +25,7 @@ fn deploys_keep_versions_and_a_rollback_makes_an_old_one_current() {
     let path = dir.path().join("r.redb");
     let reg = RedbRegistry::open(&path).unwrap().keep_versions(3);
     for m in [b"m1", b"m2", b"m3"] {
-        reg.put_action(rec("f", m), m, true).unwrap();
+        reg.put_action(rec("f", m), m, None, true).unwrap();
     }
     assert_eq!(versions(&reg, "f"), ["0.0.3", "0.0.2", "0.0.1"]);
 
@@ -49,14 +49,14 @@ fn deploys_keep_versions_and_a_rollback_makes_an_old_one_current() {
     // A deploy after a rollback numbers after the newest, and trimming keeps
     // the current version (and its module) whatever its age.
     reg.rollback("ns", "f", Some("0.0.1")).unwrap();
-    let next = reg.put_action(rec("f", b"m4"), b"m4", true).unwrap();
+    let next = reg.put_action(rec("f", b"m4"), b"m4", None, true).unwrap();
     assert_eq!(next.version, "0.0.4");
     assert_eq!(versions(&reg, "f"), ["0.0.4", "0.0.3", "0.0.2"]);
     assert!(!reg.has_module(&module_hash(b"m1")).unwrap());
     assert!(reg.get_module(&module_hash(b"m1")).unwrap().is_none());
     reg.rollback("ns", "f", Some("0.0.2")).unwrap();
-    reg.put_action(rec("f", b"m5"), b"m5", true).unwrap();
-    reg.put_action(rec("f", b"m6"), b"m6", true).unwrap();
+    reg.put_action(rec("f", b"m5"), b"m5", None, true).unwrap();
+    reg.put_action(rec("f", b"m6"), b"m6", None, true).unwrap();
     assert_eq!(versions(&reg, "f"), ["0.0.6", "0.0.5", "0.0.4"]);
     for m in [b"m4", b"m5", b"m6"] {
         assert!(reg.get_module(&module_hash(m)).unwrap().is_some());
@@ -72,7 +72,7 @@ fn deploys_keep_versions_and_a_rollback_makes_an_old_one_current() {
     assert!(reg.module_hashes().unwrap().is_empty());
     // A new action of that name starts again at 0.0.1.
     assert_eq!(
-        reg.put_action(rec("f", b"m1"), b"m1", false)
+        reg.put_action(rec("f", b"m1"), b"m1", None, false)
             .unwrap()
             .version,
         "0.0.1"
@@ -85,10 +85,10 @@ fn a_module_two_versions_share_stays_while_either_is_kept() {
     let reg = RedbRegistry::open(dir.path().join("r.redb"))
         .unwrap()
         .keep_versions(2);
-    reg.put_action(rec("f", b"same"), b"same", true).unwrap();
-    reg.put_action(rec("f", b"same"), b"same", true).unwrap();
-    reg.put_action(rec("g", b"same"), b"same", true).unwrap();
-    reg.put_action(rec("f", b"other"), b"other", true).unwrap();
+    reg.put_action(rec("f", b"same"), b"same", None, true).unwrap();
+    reg.put_action(rec("f", b"same"), b"same", None, true).unwrap();
+    reg.put_action(rec("g", b"same"), b"same", None, true).unwrap();
+    reg.put_action(rec("f", b"other"), b"other", None, true).unwrap();
     assert!(reg.has_module(&module_hash(b"same")).unwrap());
     reg.delete_action("ns", "f").unwrap();
     assert!(reg.has_module(&module_hash(b"same")).unwrap(), "g runs it");

@@ -78,7 +78,7 @@ fn an_absurd_limit_is_a_400_and_a_bad_stored_record_never_stops_a_restart() {
         );
         rec.limits.instances = 4_611_686_018_427_387_904;
         rec.web_export = true;
-        reg.put_action(rec, &hello, true).unwrap();
+        reg.put_action(rec, &hello, None, true).unwrap();
     }
     s.resume();
     assert_eq!(s.web("GET", "/fn/good/", b"").text(), "Hello from wisp!\n");

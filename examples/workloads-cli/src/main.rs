@@ -20,6 +20,15 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Run once by wisp when the action is deployed (it calls the export
+/// `wizer-initialize` and snapshots the instance): parses the classifier's
+/// weights, so that every call's fresh instance starts with them parsed.
+#[cfg(target_family = "wasm")]
+#[unsafe(export_name = "wizer-initialize")]
+pub extern "C" fn wizer_initialize() {
+    workloads::classify::Net::embedded();
+}
+
 const USAGE: &str = "usage: workload NAME < input > output\n       workload bench NAME ITERS\n(NAME: plate, classify, resize)\n";
 
 fn main() -> ExitCode {

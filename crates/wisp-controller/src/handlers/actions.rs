@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use http::{Request, StatusCode};
-use wisp_api::{ActionDoc, ActionRecord, resolve};
+use wisp_api::{ActionDoc, ActionRecord, Preinitialized, resolve};
+use wisp_invoker::InitSpec;
 
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
@@ -39,8 +40,9 @@ pub fn get(ctl: &Controller, query: Option<&str>, ns: &str, name: &str) -> ApiRe
     ) {
         None
     } else {
+        // The binary as deployed: deploying it again gives the same action.
         ctl.registry
-            .get_module(&rec.module_hash)?
+            .get_module(rec.source_hash())?
             .map(|m| base64::engine::general_purpose::STANDARD.encode(m))
     };
     Ok(respond::json(StatusCode::OK, &rec.view(code)))
@@ -151,10 +153,11 @@ pub async fn put<B: RequestBody>(
     let module = module.or_else(|| spec.code.take());
     let module = match (module, &current) {
         (Some(m), _) => m,
-        // An update without code keeps the deployed module.
+        // An update without code keeps the deployed binary (and runs its init
+        // again, under the new limits).
         (None, Some(c)) => ctl
             .registry
-            .get_module(&c.module_hash)?
+            .get_module(c.source_hash())?
             .ok_or_else(|| ApiError::internal("module of an existing action is missing"))?,
         (None, None) => {
             return Err(ApiError::bad_request(
@@ -162,16 +165,32 @@ pub async fn put<B: RequestBody>(
             ));
         }
     };
+    let assets = ctl.files_of(ns, name).join("assets");
+    let init = InitSpec {
+        init: spec.init.clone(),
+        memory_bytes: (spec.limits.memory as usize) << 20,
+        timeout: ctl.config.init_timeout,
+        assets: assets.is_dir().then_some(assets),
+    };
     let invoker = ctl.invoker.clone();
     let registry = ctl.registry.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
     let stored = tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
-        let (prepared, _) = invoker
-            .prepare(&module)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let bad = |e: wisp_invoker::DeployError| ApiError::bad_request(e.to_string());
+        // A module with an init runs it once, here; its snapshot is what runs.
+        let snapshot = invoker.snapshot(&module, &init).map_err(bad)?;
+        let runs = snapshot.as_ref().map_or(module.as_slice(), |s| s.bytes.as_slice());
+        let (prepared, _) = invoker.prepare(runs).map_err(bad)?;
         // `prepare` hashed the module already.
-        let rec = ActionRecord::new(&ns2, &name2, prepared.hash.clone(), prepared.shape, spec);
-        Ok(registry.put_action(rec, &module, overwrite)?)
+        let mut rec = ActionRecord::new(&ns2, &name2, prepared.hash.clone(), prepared.shape, spec);
+        rec.init = snapshot.as_ref().map(|s| Preinitialized {
+            export: s.export.clone(),
+            init_us: s.took.as_micros() as u64,
+            source_sha256: wisp_registry::module_hash(&module),
+            source_size: module.len() as u64,
+        });
+        let source = snapshot.is_some().then_some(module.as_slice());
+        Ok(registry.put_action(rec, runs, source, overwrite)?)
     })
     .await
     .map_err(ApiError::internal)??;

@@ -22,9 +22,7 @@ pub struct DeployCommand {
     /// Action name.
     #[arg(required_unless_present = "manifest")]
     name: Option<String>,
-    /// The WebAssembly binary (a wasi:http component or a WASI command
-    /// module), or a source `wisp build` builds first: a Rust crate
-    /// directory, a .c, .cpp, .js or .py file, or a directory `wisp new` made.
+    /// The WebAssembly binary: a wasi:http component or a WASI command module.
     #[arg(required_unless_present = "manifest")]
     file: Option<PathBuf>,
     /// Deploy every function of this app manifest instead (see
@@ -35,7 +33,7 @@ pub struct DeployCommand {
         short = 'f',
         long = "file",
         value_name = "wisp.toml",
-        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params"]
+        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "init", "no_init"]
     )]
     manifest: Option<PathBuf>,
     /// Memory limit in MB. Default: the server's (256).
@@ -68,6 +66,14 @@ pub struct DeployCommand {
     /// repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
+    /// Run this export once at deploy and snapshot the instance it leaves:
+    /// every call then starts from it (the `init` annotation). Default:
+    /// `wizer-initialize`, when the module exports it.
+    #[arg(long, value_name = "EXPORT")]
+    init: Option<String>,
+    /// Do not pre-initialize, even when the module exports `wizer-initialize`.
+    #[arg(long, conflicts_with = "init")]
+    no_init: bool,
 }
 
 impl DeployCommand {
@@ -101,7 +107,8 @@ impl DeployCommand {
 
     /// The function the flags describe.
     fn function(&self, name: String, file: &Path) -> anyhow::Result<Function> {
-        let module = super::build::module_bytes(file)?;
+        let module =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         let number = |n: Option<u64>| n.map(Value::from);
         let mut parameters = Vec::new();
         for p in &self.params {
@@ -120,6 +127,11 @@ impl DeployCommand {
             web: self.web,
             require_whisk_auth: None,
             allowed_outbound_hosts: self.allow_hosts.clone(),
+            init: match (&self.init, self.no_init) {
+                (_, true) => Some(Value::Bool(false)),
+                (Some(export), false) => Some(Value::String(export.clone())),
+                (None, false) => None,
+            },
         };
         let assets = match &self.assets {
             Some(dir) => Some(function::pack_assets(dir).context("--assets")?),

@@ -10,7 +10,8 @@ pub struct GetCommand {
 }
 
 impl GetCommand {
-    /// Prints the action as JSON.
+    /// Prints the action as JSON on stdout, and on stderr whether it is
+    /// pre-initialized.
     pub fn execute(self, global: &GlobalOptions) -> anyhow::Result<()> {
         let client = Client::new(global)?;
         let action: wisp_api::ActionView = client.request(
@@ -20,6 +21,15 @@ impl GetCommand {
             Vec::new(),
         )?;
         println!("{}", serde_json::to_string_pretty(&action)?);
+        match &action.wisp.init {
+            Some(init) => eprintln!(
+                "{}: pre-initialized: its init `{}` ran for {:.3} ms at deploy; every call starts from the snapshot it left",
+                action.name,
+                init.export,
+                init.init_us as f64 / 1000.0
+            ),
+            None => eprintln!("{}: not pre-initialized", action.name),
+        }
         Ok(())
     }
 }

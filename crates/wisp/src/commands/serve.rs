@@ -105,6 +105,10 @@ pub struct ServeCommand {
     /// requests meanwhile get 503 with Retry-After.
     #[arg(long, default_value_t = defaults::DRAIN_TIMEOUT_S)]
     drain_timeout: u64,
+    /// Seconds an action's init export (`wizer-initialize`, or the `init`
+    /// annotation's) may run at deploy before its instance is snapshotted.
+    #[arg(long, default_value_t = defaults::INIT_TIMEOUT_S, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    init_timeout: u64,
     /// Versions of each action kept, with their modules and compiled code, for
     /// rollback.
     #[arg(long, default_value_t = defaults::KEEP_VERSIONS)]
@@ -186,6 +190,7 @@ impl ServeCommand {
         c.header_timeout = Duration::from_secs(self.header_timeout);
         c.body_timeout = Duration::from_secs(self.body_timeout);
         c.drain_timeout = Duration::from_secs(self.drain_timeout);
+        c.init_timeout = Duration::from_secs(self.init_timeout);
         c.keep_versions = self.keep_versions;
         c.metrics = !self.no_metrics;
         c.metrics_max_actions = self.metrics_max_actions;

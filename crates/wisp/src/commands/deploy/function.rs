@@ -62,6 +62,9 @@ pub struct Parts {
     pub require_whisk_auth: Option<Value>,
     /// Annotation `allowed-outbound-hosts`; none when empty.
     pub allowed_outbound_hosts: Vec<String>,
+    /// Annotation `init`: the export to run at deploy (a string), or `false`
+    /// for none; absent, the server runs `wizer-initialize` when there is one.
+    pub init: Option<Value>,
 }
 
 impl Parts {
@@ -82,6 +85,12 @@ impl Parts {
             list.push(KeyValue {
                 key: OUTBOUND_ANNOTATION.into(),
                 value: self.allowed_outbound_hosts.clone().into(),
+            });
+        }
+        if let Some(init) = &self.init {
+            list.push(KeyValue {
+                key: wisp_api::resolve::INIT_ANNOTATION.into(),
+                value: init.clone(),
             });
         }
         if let Some(a) = assets {
@@ -128,7 +137,13 @@ impl Function {
     /// when the server already runs exactly this.
     pub fn differences(&self, current: &ActionView) -> Vec<&'static str> {
         let mut out = Vec::new();
-        if current.wisp.module_sha256 != self.module_sha256 {
+        // A pre-initialized action runs a snapshot of the binary deployed.
+        let deployed = current
+            .wisp
+            .init
+            .as_ref()
+            .map_or(&current.wisp.module_sha256, |i| &i.source_sha256);
+        if *deployed != self.module_sha256 {
             out.push("module");
         }
         let l = &current.limits;
@@ -163,6 +178,7 @@ impl Function {
             ("require-whisk-auth", "require-whisk-auth"),
             ("allowed-outbound-hosts", OUTBOUND_ANNOTATION),
             ("assets", ASSETS_ANNOTATION),
+            ("init", wisp_api::resolve::INIT_ANNOTATION),
         ] {
             if get(&self.annotations, key) != get(&theirs, key) {
                 out.push(name);
@@ -298,6 +314,7 @@ mod tests {
             web: true,
             require_whisk_auth: Some(json!("s3cret")),
             allowed_outbound_hosts: vec!["example.com:443".into()],
+            init: Some(json!("setup")),
         };
         let f = function(&parts);
         assert!(f.differences(&view_of(&f)).is_empty());

@@ -44,6 +44,8 @@ struct RawFunction {
     web: Option<Spanned<bool>>,
     /// `true`, `false` or a secret string.
     require_whisk_auth: Option<Spanned<toml::Value>>,
+    /// The export to run at deploy, or `false` for none.
+    init: Option<Spanned<toml::Value>>,
 }
 
 /// Something wrong in a manifest, at a byte offset of the file (none when it
@@ -338,6 +340,26 @@ fn check_entry(
             .annotations
             .insert("annotations.web-export", w.span());
     }
+    let init = match &raw.init {
+        None => None,
+        Some(i) => {
+            places.annotations.insert("annotations.init", i.span());
+            match i.get_ref() {
+                toml::Value::Boolean(b) => Some(Value::Bool(*b)),
+                toml::Value::String(s) => Some(Value::String(s.clone())),
+                other => {
+                    fail(
+                        &i.span(),
+                        format!(
+                            "{label}: init must name an export, or be true or false, got {}",
+                            other.type_str()
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    };
     if let Some(h) = &raw.allowed_outbound_hosts {
         places
             .annotations
@@ -353,6 +375,7 @@ fn check_entry(
             .as_ref()
             .map(|h| h.get_ref().clone())
             .unwrap_or_default(),
+        init,
     };
     for (span, message) in resolve_all(&parts, &places, &entry_at) {
         fail(&span, format!("{label}: {message}"));
