@@ -22,7 +22,9 @@ pub struct DeployCommand {
     /// Action name.
     #[arg(required_unless_present = "manifest")]
     name: Option<String>,
-    /// The WebAssembly binary: a wasi:http component or a WASI command module.
+    /// The WebAssembly binary (a wasi:http component or a WASI command
+    /// module), or a source `wisp build` builds first: a Rust crate
+    /// directory, a .c, .cpp, .js or .py file, or a directory `wisp new` made.
     #[arg(required_unless_present = "manifest")]
     file: Option<PathBuf>,
     /// Deploy every function of this app manifest instead (see
@@ -107,8 +109,7 @@ impl DeployCommand {
 
     /// The function the flags describe.
     fn function(&self, name: String, file: &Path) -> anyhow::Result<Function> {
-        let module =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let module = super::build::module_bytes(file)?;
         let number = |n: Option<u64>| n.map(Value::from);
         let mut parameters = Vec::new();
         for p in &self.params {
