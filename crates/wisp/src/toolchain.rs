@@ -108,18 +108,6 @@ pub fn em_plus_plus() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// Where Emscripten keeps the system libraries it builds on first use:
-/// `EM_CACHE` when set, else `toolchains/.cache/emscripten`, else none (its
-/// own default).
-pub fn emscripten_cache() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("EM_CACHE") {
-        return Some(PathBuf::from(dir));
-    }
-    toolchains_dir()
-        .ok()
-        .map(|dir| dir.join(".cache/emscripten"))
-}
-
 /// `cargo`, with the standard library of `target` installed.
 pub fn cargo_for(target: &str) -> anyhow::Result<PathBuf> {
     let cargo = required("cargo", "install Rust with rustup")?;

@@ -266,12 +266,11 @@ fn c(src: &Path, out: &Path) -> anyhow::Result<()> {
 
 fn cpp(src: &Path, out: &Path) -> anyhow::Result<()> {
     let mut cmd = Command::new(toolchain::em_plus_plus()?);
+    // Debian's Emscripten comes with its system libraries built, in a cache
+    // it keeps frozen: `EM_CACHE` elsewhere must hold them too.
     cmd.args(["-O2", "-sSTANDALONE_WASM", "-o"])
         .arg(out)
         .arg(src);
-    if let Some(cache) = toolchain::emscripten_cache() {
-        cmd.env("EM_CACHE", cache);
-    }
     run(cmd, "em++", None)
 }
 
