@@ -108,12 +108,14 @@ pub fn em_plus_plus() -> anyhow::Result<PathBuf> {
     )
 }
 
-/// `cargo`, with the standard library of `target` installed.
-pub fn cargo_for(target: &str) -> anyhow::Result<PathBuf> {
+/// `cargo`, with the standard library of `target` installed for the
+/// toolchain the crate in `dir` builds with.
+pub fn cargo_for(target: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     let cargo = required("cargo", "install Rust with rustup")?;
     // rustup's proxies answer for the toolchain the crate directory selects;
     // the sysroot tells whether its standard library for `target` is there.
     let sysroot = std::process::Command::new("rustc")
+        .current_dir(dir)
         .args(["--print", "sysroot"])
         .output()
         .ok()

@@ -370,6 +370,14 @@ fn what_cannot_be_made_or_built_is_explained() {
         "{}",
         r.stderr
     );
+    // A source that does not compile fails its build, and leaves no older
+    // binary behind to be deployed.
+    std::fs::write(js.join("app.js"), "addEventListener('fetch', (e) => {\n").unwrap();
+    std::fs::write(js.join("app.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let r = wisp(t, None, &["build", "js"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("componentize-js failed"), "{}", r.stderr);
+    assert!(!js.join("app.wasm").exists());
     // A deploy of a source that does not build deploys nothing.
     let server = Server::start(&[]);
     let r = wisp_in(

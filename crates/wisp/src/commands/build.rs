@@ -218,6 +218,13 @@ pub fn build(source: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
+            // A failed build must not leave an older binary to be deployed.
+            match std::fs::remove_file(&out) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot replace {}", out.display()));
+                }
+                _ => {}
+            }
             match kind {
                 Kind::C => c(&src.path, &out)?,
                 Kind::Cpp => cpp(&src.path, &out)?,
@@ -378,15 +385,7 @@ fn javascript(src: &Path, out: &Path) -> anyhow::Result<()> {
         .arg(wit.path())
         .args(["--world-name", WORLD, "--out"])
         .arg(out);
-    run(cmd, "componentize-js", None)?;
-    // Its command line reports some failures but still exits 0.
-    if !out.is_file() {
-        bail!(
-            "componentize-js made no {}; its messages are above",
-            out.display()
-        );
-    }
-    Ok(())
+    run(cmd, "componentize-js", None)
 }
 
 fn python(src: &Path, out: &Path) -> anyhow::Result<()> {
@@ -467,7 +466,7 @@ fn rust(dir: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
     let plan = rust_plan(&text).with_context(|| manifest.display().to_string())?;
-    let cargo = toolchain::cargo_for(&plan.target)?;
+    let cargo = toolchain::cargo_for(&plan.target, dir)?;
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
         .args(["build", "--release", "--target", &plan.target])
