@@ -177,10 +177,19 @@ impl NewCommand {
         println!("created {shown}/ from the {} template: {}", t.name, t.about);
         println!("next:");
         let lines = [
-            (format!("wisp build {shown}"), "prints the path of the .wasm"),
-            (format!("wisp deploy {name} {deploy_path}"), "builds, then deploys"),
+            (
+                format!("wisp build {shown}"),
+                "prints the path of the .wasm",
+            ),
+            (
+                format!("wisp deploy {name} {deploy_path}"),
+                "builds, then deploys",
+            ),
             (format!("curl $WISP_SERVER/fn/{name}/"), "a web call"),
-            (format!("wisp invoke {name} --param name=edge"), "an API call"),
+            (
+                format!("wisp invoke {name} --param name=edge"),
+                "an API call",
+            ),
         ];
         let width = lines.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         for (line, what) in lines {
