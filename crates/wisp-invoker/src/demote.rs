@@ -1,9 +1,12 @@
 //! Keeping long-running guests off the request threads.
 //!
 //! Every guest starts on the runtime that serves HTTP, where a short call costs
-//! no hand-off at all. A guest that is still running after [`DEMOTE_AFTER`] is
+//! no hand-off at all. A guest that has held its thread for [`DEMOTE_AFTER`] is
 //! moved, at its next yield (guests yield at every epoch tick), to a separate
-//! pool of low-priority threads. A function that loops until its time limit, or
+//! pool of low-priority threads. What counts is the time the guest itself ran
+//! (the sum of its polls), not the time since it started: under load, a call
+//! shares its thread with many others between its yields, and its wall time
+//! says more about them than about it. A function that loops until its time limit, or
 //! any long computation, then competes with other long computations there and
 //! can no longer delay the request threads, their I/O polling, or the short
 //! calls of other functions: neighbours keep their latency.
@@ -18,8 +21,13 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::{JoinError, JoinHandle};
 
-/// Wall time a guest may run on a request thread before it is moved.
-pub const DEMOTE_AFTER: Duration = Duration::from_millis(2);
+/// Time a guest may run on a request thread (its own polls, instantiation
+/// included) before it is moved. Calls that are merely long, such as a
+/// JavaScript or Python call that instantiates a large snapshot (1 to 6 ms),
+/// stay; a guest that loops or computes for longer moves. Between epoch ticks
+/// every guest yields anyway, so a call below this still holds its thread for
+/// at most one tick at a time.
+pub const DEMOTE_AFTER: Duration = Duration::from_millis(10);
 
 /// Nice value of the long-running pool's threads: they get the CPU the request
 /// threads leave, and little of what the request threads need.
@@ -73,15 +81,15 @@ fn set_thread_niceness(nice: i32) {
     }
 }
 
-/// A future that runs in place until it has been running for [`DEMOTE_AFTER`],
+/// A future that runs in place until its polls have run for [`DEMOTE_AFTER`],
 /// then continues on the long-running pool.
 enum Demotable<F: Future> {
     /// Still on the caller's thread.
     Local {
         /// The work.
         fut: Option<Pin<Box<F>>>,
-        /// When it started.
-        started: Instant,
+        /// How long its polls have run so far.
+        ran: Duration,
         /// Where it goes when it runs long.
         pool: Option<Handle>,
     },
@@ -118,7 +126,7 @@ pub struct Placement {
 }
 
 /// Runs `fut` on the caller's thread, moving it to the pool (when there is one)
-/// once it has run for [`DEMOTE_AFTER`]. A function whose recent call was moved
+/// once its polls have run for [`DEMOTE_AFTER`] in all. A function whose recent call was moved
 /// starts its next calls on the pool at once (`hint`), with a probe on a request
 /// thread every [`STICKY_CALLS`] calls.
 pub fn run<F>(fut: F, placement: Placement) -> impl Future<Output = Result<F::Output, JoinError>>
@@ -135,7 +143,7 @@ where
         }
         _ => Demotable::Local {
             fut: Some(Box::pin(fut)),
-            started: Instant::now(),
+            ran: Duration::ZERO,
             pool,
         },
     };
@@ -162,14 +170,17 @@ where
         let this = self.get_mut();
         loop {
             match this {
-                Demotable::Local { fut, started, pool } => {
+                Demotable::Local { fut, ran, pool } => {
                     let Some(f) = fut.as_mut() else {
                         return Poll::Pending;
                     };
-                    match f.as_mut().poll(cx) {
+                    let began = Instant::now();
+                    let polled = f.as_mut().poll(cx);
+                    *ran += began.elapsed();
+                    match polled {
                         Poll::Ready(v) => return Poll::Ready(Ok(v)),
                         Poll::Pending => {
-                            let long = started.elapsed() >= DEMOTE_AFTER;
+                            let long = *ran >= DEMOTE_AFTER;
                             match (long, pool.take(), fut.take()) {
                                 (true, Some(pool), Some(f)) => {
                                     *this = Demotable::Moved(pool.spawn(f));
