@@ -76,7 +76,8 @@ INPUTS = {"plate": "plate.png", "classify": "digit-7.png", "resize": "photo.png"
 LABELS = {
     "native": "native (hyper)",
     "wisp": "wisp",
-    "wisp-cgi": "wisp (wasip1 CGI)",
+    "wisp-cgi": "wisp (wasip1 CGI, pre-initialized)",
+    "wisp-cgi-noinit": "wisp (wasip1 CGI, no init)",
     "native-process": "native (fresh process)",
     "node": "Node.js (V8)",
     "wasmtime": "wasmtime serve",
@@ -389,8 +390,13 @@ class Wisp(System):
         # the same data directory) find the actions there.
         if not self.ctx.wisp_deployed:
             env = dict(os.environ, WISP_SERVER=self.url, WISP_API_KEY=API_KEY)
-            for name, module in (("workloads", HTTP_WASM), ("workloads-cgi", CLI_WASM)):
-                run([self.ctx.wisp_bin, "deploy", name, module], env=env, capture=True, what=f"wisp deploy {name}")
+            # The command exports `wizer-initialize` (it parses the classifier's
+            # weights): `workloads-cgi` runs its snapshot, `workloads-cgi-noinit`
+            # the same binary from scratch.
+            for name, module, extra in (("workloads", HTTP_WASM, []), ("workloads-cgi", CLI_WASM, []),
+                                        ("workloads-cgi-noinit", CLI_WASM, ["--no-init"])):
+                run([self.ctx.wisp_bin, "deploy", name, module, *extra], env=env, capture=True,
+                    what=f"wisp deploy {name}")
             self.ctx.wisp_deployed = True
 
     def target(self, workload, action=None):
@@ -691,11 +697,11 @@ def check_outputs(ctx: Ctx, systems: dict[str, System], workloads: list[str]) ->
         box = [None]
         targets = [(w, None) for w in workloads]
         if name == "wisp":
-            targets += [(w, s.target(w, "workloads-cgi")) for w in workloads]
+            targets += [(w, s.target(w, a)) for a in ("workloads-cgi", "workloads-cgi-noinit") for w in workloads]
         for w, tgt in targets:
             data, _, ms, _ = call_once(s, w, box, tgt)
             out = s.output(data)
-            label = name if tgt is None else "wisp-cgi"
+            label = name if tgt is None else ("wisp-cgi-noinit" if "noinit" in tgt[0] else "wisp-cgi")
             if out != ctx.expected[w]:
                 raise Failure(f"{label}: the {w} output ({len(out)} bytes) differs from the native CLI's "
                               f"({len(ctx.expected[w])} bytes)")
@@ -747,6 +753,7 @@ def table2(ctx: Ctx) -> dict:
             cols.insert(cols.index("native") + 1, "native-process")
         if "wisp" in names:
             cols.insert(cols.index("wisp") + 1, "wisp-cgi")
+            cols.insert(cols.index("wisp-cgi") + 1, "wisp-cgi-noinit")
         for w in workloads:
             log(f"table 2: {w}: {ctx.mode.t2_warmup} warm-up + {ctx.mode.t2_calls} calls per system, round-robin")
             boxes = {c: [None] for c in cols}
@@ -754,8 +761,9 @@ def table2(ctx: Ctx) -> dict:
             lat = {c: [] for c in cols}
 
             def target(c):
-                if c == "wisp-cgi":
-                    return systems["wisp"], systems["wisp"].target(w, "workloads-cgi")
+                if c in ("wisp-cgi", "wisp-cgi-noinit"):
+                    action = "workloads-cgi" if c == "wisp-cgi" else "workloads-cgi-noinit"
+                    return systems["wisp"], systems["wisp"].target(w, action)
                 return systems[c], None
 
             for i in range(ctx.mode.t2_warmup + ctx.mode.t2_calls):
