@@ -63,7 +63,11 @@ impl Invoker {
         let shape = detect_shape(bytes)?;
         let export = match &spec.init {
             Init::Off => return Ok(None),
-            Init::Auto if exports(bytes, shape)?.iter().any(|e| e == DEFAULT_INIT_EXPORT) => {
+            Init::Auto
+                if exports(bytes, shape)?
+                    .iter()
+                    .any(|e| e == DEFAULT_INIT_EXPORT) =>
+            {
                 DEFAULT_INIT_EXPORT.to_string()
             }
             Init::Auto => return Ok(None),
@@ -116,7 +120,8 @@ impl Invoker {
             .map_err(|e| DeployError::Invalid(format!("invalid WebAssembly: {e:#}")))?;
         let export = wizer.get_init_func().to_string();
         match module.get_export(&export) {
-            Some(wasmtime::ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+            Some(wasmtime::ExternType::Func(f))
+                if f.params().len() == 0 && f.results().len() == 0 => {}
             _ => {
                 return Err(DeployError::Init(format!(
                     "the init export `{export}` must be a function taking and returning nothing"
@@ -151,7 +156,10 @@ impl Invoker {
             instance,
             failed: None,
         };
-        let snapshot = wizer.snapshot(&cx, &mut access).await.map_err(unsnapshottable)?;
+        let snapshot = wizer
+            .snapshot(&cx, &mut access)
+            .await
+            .map_err(unsnapshottable)?;
         if let Some(why) = access.failed {
             return Err(unsnapshottable(why));
         }
@@ -346,7 +354,8 @@ impl<S: Send> InstanceState for CoreAccess<'_, S> {
         match self.instance.get_memory(&mut *self.store, name) {
             Some(memory) => contents(memory.data(&*self.store)),
             None => {
-                self.failed.get_or_insert(format!("memory `{name}` is missing"));
+                self.failed
+                    .get_or_insert(format!("memory `{name}` is missing"));
                 contents(&[]);
             }
         }
@@ -434,6 +443,78 @@ impl<S: Send> ComponentInstanceState for ComponentAccess<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn invoker(dir: &std::path::Path) -> Invoker {
+        let config = crate::InvokerConfig {
+            engine: crate::EngineConfig {
+                max_instances: 4,
+                max_memory_bytes: 64 << 20,
+            },
+            queue: crate::QueueConfig {
+                queue_timeout: Duration::from_secs(1),
+                max_queue: 4,
+            },
+            max_request_bytes: 1 << 20,
+            body_timeout: Duration::from_secs(1),
+            max_log_bytes: 1 << 20,
+            max_result_bytes: 1 << 20,
+            max_response_bytes: 1 << 20,
+            long_running_threads: 1,
+            count_in_flight: false,
+        };
+        Invoker::new(&config, dir).unwrap()
+    }
+
+    fn spec() -> InitSpec {
+        InitSpec {
+            init: Init::Auto,
+            memory_bytes: 16 << 20,
+            timeout: Duration::from_secs(5),
+            assets: None,
+        }
+    }
+
+    /// A component's init sets a global and a word of memory; the snapshot
+    /// starts with both, and no longer exports its init.
+    #[test]
+    fn a_component_snapshot_starts_where_its_init_left_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = invoker(dir.path());
+        let wasm = wat::parse_str(
+            r#"(component
+                (core module $m
+                  (memory (export "memory") 1)
+                  (global $g (mut i32) (i32.const 0))
+                  (func (export "init")
+                    (global.set $g (i32.const 40))
+                    (i32.store (i32.const 100) (i32.const 2)))
+                  (func (export "get") (result i32)
+                    (i32.add (global.get $g) (i32.load (i32.const 100)))))
+                (core instance $i (instantiate $m))
+                (func (export "wizer-initialize") (canon lift (core func $i "init")))
+                (func (export "get") (result s32) (canon lift (core func $i "get"))))"#,
+        )
+        .unwrap();
+        let snap = inv.snapshot(&wasm, &spec()).unwrap().unwrap();
+        assert_eq!(snap.export, "wizer-initialize");
+        assert_eq!(exports(&snap.bytes, Shape::Http).unwrap(), ["get"]);
+        let engine = wasmtime::Engine::default();
+        let component = wasmtime::component::Component::new(&engine, &snap.bytes).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = wasmtime::component::Linker::new(&engine)
+            .instantiate(&mut store, &component)
+            .unwrap();
+        let get = instance
+            .get_typed_func::<(), (i32,)>(&mut store, "get")
+            .unwrap();
+        assert_eq!(get.call(&mut store, ()).unwrap(), (42,));
+        // `init: false` leaves it alone.
+        let off = InitSpec {
+            init: Init::Off,
+            ..spec()
+        };
+        assert!(inv.snapshot(&wasm, &off).unwrap().is_none());
+    }
 
     #[test]
     fn exports_of_the_outer_module_only() {

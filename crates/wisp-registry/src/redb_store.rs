@@ -70,7 +70,8 @@ fn decode(bytes: &[u8]) -> Result<ActionRecord> {
 /// reads as a whole, so it can still be replaced or deleted cleanly.
 pub(crate) fn decode_loosely(bytes: &[u8]) -> (String, Vec<String>) {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let source = v.get("init").and_then(|i| text(i, "source_sha256"));
     let modules = text(&v, "module_hash").into_iter().chain(source).collect();
     (text(&v, "version").unwrap_or_default(), modules)
@@ -588,7 +589,8 @@ mod tests {
         let path = dir.path().join("r.redb");
         {
             let reg = RedbRegistry::open(&path).unwrap();
-            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false)
+                .unwrap();
             // As a wisp without versions left it: the record, no versions.
             let txn = reg.db.begin_write().unwrap();
             txn.open_table(VERSIONS)
@@ -603,7 +605,9 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].version, "0.0.1");
         // Its module's one reference now belongs to that version.
-        let next = reg.put_action(rec("a", "x", b"v2"), b"v2", None, true).unwrap();
+        let next = reg
+            .put_action(rec("a", "x", b"v2"), b"v2", None, true)
+            .unwrap();
         assert_eq!(next.version, "0.0.2");
         assert!(reg.has_module(&module_hash(b"v1")).unwrap());
         reg.delete_action("a", "x").unwrap();
@@ -650,7 +654,8 @@ mod tests {
         let reg = RedbRegistry::open(dir.path().join("r.redb"))
             .unwrap()
             .keep_versions(1);
-        reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
+        reg.put_action(rec("a", "x", b"v1"), b"v1", None, false)
+            .unwrap();
         let err = reg
             .put_action(rec("a", "x", b"v2"), b"v2", None, false)
             .unwrap_err();
@@ -660,7 +665,9 @@ mod tests {
             reg.get_action("a", "x").unwrap().unwrap().module_hash,
             module_hash(b"v1")
         );
-        let stored = reg.put_action(rec("a", "x", b"v2"), b"v2", None, true).unwrap();
+        let stored = reg
+            .put_action(rec("a", "x", b"v2"), b"v2", None, true)
+            .unwrap();
         assert_eq!(stored.version, "0.0.2");
         assert!(reg.get_module(&module_hash(b"v1")).unwrap().is_none());
         assert_eq!(reg.get_module(&module_hash(b"v2")).unwrap().unwrap(), b"v2");
@@ -789,7 +796,8 @@ mod tests {
         let path = dir.path().join("r.redb");
         {
             let reg = RedbRegistry::open(&path).unwrap();
-            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false).unwrap();
+            reg.put_action(rec("a", "x", b"v1"), b"v1", None, false)
+                .unwrap();
         }
         let reg = RedbRegistry::open(&path).unwrap();
         assert_eq!(reg.get_action("a", "x").unwrap().unwrap().module_size, 2);

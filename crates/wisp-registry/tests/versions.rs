@@ -85,10 +85,14 @@ fn a_module_two_versions_share_stays_while_either_is_kept() {
     let reg = RedbRegistry::open(dir.path().join("r.redb"))
         .unwrap()
         .keep_versions(2);
-    reg.put_action(rec("f", b"same"), b"same", None, true).unwrap();
-    reg.put_action(rec("f", b"same"), b"same", None, true).unwrap();
-    reg.put_action(rec("g", b"same"), b"same", None, true).unwrap();
-    reg.put_action(rec("f", b"other"), b"other", None, true).unwrap();
+    reg.put_action(rec("f", b"same"), b"same", None, true)
+        .unwrap();
+    reg.put_action(rec("f", b"same"), b"same", None, true)
+        .unwrap();
+    reg.put_action(rec("g", b"same"), b"same", None, true)
+        .unwrap();
+    reg.put_action(rec("f", b"other"), b"other", None, true)
+        .unwrap();
     assert!(reg.has_module(&module_hash(b"same")).unwrap());
     reg.delete_action("ns", "f").unwrap();
     assert!(reg.has_module(&module_hash(b"same")).unwrap(), "g runs it");

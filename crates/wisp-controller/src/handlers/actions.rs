@@ -179,7 +179,9 @@ pub async fn put<B: RequestBody>(
         let bad = |e: wisp_invoker::DeployError| ApiError::bad_request(e.to_string());
         // A module with an init runs it once, here; its snapshot is what runs.
         let snapshot = invoker.snapshot(&module, &init).map_err(bad)?;
-        let runs = snapshot.as_ref().map_or(module.as_slice(), |s| s.bytes.as_slice());
+        let runs = snapshot
+            .as_ref()
+            .map_or(module.as_slice(), |s| s.bytes.as_slice());
         let (prepared, _) = invoker.prepare(runs).map_err(bad)?;
         // `prepare` hashed the module already.
         let mut rec = ActionRecord::new(&ns2, &name2, prepared.hash.clone(), prepared.shape, spec);
