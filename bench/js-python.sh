@@ -54,6 +54,9 @@ mkdir -p "$cache" bench/results
 WISP_SETUP_BENCH=1 scripts/setup.sh
 # The commit measured (and whether crates/ differed from it when wisp was built).
 wisp_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+crates_commit=$(git log -1 --format=%h -- crates Cargo.lock 2>/dev/null || true)
+[ -n "$crates_commit" ] && [ "$crates_commit" != "$wisp_commit" ] &&
+    wisp_commit="$wisp_commit, crates/ of $crates_commit"
 if [ -n "$(git status --porcelain -- crates Cargo.lock 2>/dev/null)" ]; then
     wisp_commit="$wisp_commit, crates/ modified"
 fi
