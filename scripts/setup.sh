@@ -50,7 +50,7 @@ fi
 js=toolchains/js
 js_pin=$(sed -n 's|.*"@bytecodealliance/componentize-js": "\([^"]*\)".*|\1|p' "$js/package.json")
 js_have=$(sed -n 's|^ *"version": "\([^"]*\)".*|\1|p' \
-    "$js/node_modules/@bytecodealliance/componentize-js/package.json" 2>/dev/null | head -1)
+    "$js/node_modules/@bytecodealliance/componentize-js/package.json" 2>/dev/null | head -1 || true)
 if [ "$js_have" != "$js_pin" ]; then
     need_npm
     npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
