@@ -155,8 +155,14 @@ fn driver_smoke_mode_writes_tables_and_plots() {
     // Table 2 rows for every wisp deployment (the command with and without
     // its init), and a wisp row in each pattern table with every call answered.
     assert!(md.contains("| plate | wisp | "), "{md}");
-    assert!(md.contains("| plate | wisp (wasip1 CGI, pre-initialized) | "), "{md}");
-    assert!(md.contains("| plate | wisp (wasip1 CGI, no init) | "), "{md}");
+    assert!(
+        md.contains("| plate | wisp (wasip1 CGI, pre-initialized) | "),
+        "{md}"
+    );
+    assert!(
+        md.contains("| plate | wisp (wasip1 CGI, no init) | "),
+        "{md}"
+    );
     for pattern in ["SCMA", "MCSA", "MCMA"] {
         let section = md.split(&format!(": {pattern}: ")).nth(1).unwrap();
         let table = section.split("\n\n").nth(1).unwrap();

@@ -6,18 +6,12 @@
 
 mod common;
 
-use common::{KEY, Server, action_doc, cli, example_bytes, request, wat};
+use common::{KEY, Server, cli, example_bytes, request, wat};
 use serde_json::json;
 
 /// A deploy that is expected to fail: its status and error message.
 fn refused(server: &Server, name: &str, module: &[u8], extra: serde_json::Value) -> (u16, String) {
-    let r = request(
-        "PUT",
-        &format!("{}?overwrite=true", server.action_url(name)),
-        Some(KEY),
-        Some("application/json"),
-        action_doc(module, extra),
-    );
+    let r = server.try_deploy(name, module, extra);
     (r.status, r.error())
 }
 

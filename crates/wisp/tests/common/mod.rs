@@ -293,15 +293,20 @@ impl Server {
 
     /// Deploys (overwriting) through the API and asserts success.
     pub fn deploy(&self, name: &str, module: &[u8], extra: serde_json::Value) -> serde_json::Value {
-        let r = request(
+        let r = self.try_deploy(name, module, extra);
+        assert_eq!(r.status, 200, "deploy {name}: {}", r.text());
+        r.json()
+    }
+
+    /// Deploys (overwriting) through the API; the answer, whatever it is.
+    pub fn try_deploy(&self, name: &str, module: &[u8], extra: serde_json::Value) -> Resp {
+        request(
             "PUT",
             &format!("{}?overwrite=true", self.action_url(name)),
             Some(KEY),
             Some("application/json"),
             action_doc(module, extra),
-        );
-        assert_eq!(r.status, 200, "deploy {name}: {}", r.text());
-        r.json()
+        )
     }
 
     /// A `GET` of an API path with the server's key.
