@@ -14,7 +14,7 @@
 //! let module = b"\0asm\x01\0\0\0";
 //! let spec = resolve(ActionDoc::default(), None, &Policy::default()).unwrap();
 //! let rec = ActionRecord::new("guest", "hello", wisp_registry::module_hash(module), Shape::Command, spec);
-//! reg.put_action(rec, module, None, None, false).unwrap();
+//! reg.put_action(rec, module, None, false).unwrap();
 //! assert_eq!(reg.get_action("guest", "hello").unwrap().unwrap().version, "0.0.1");
 //! ```
 
