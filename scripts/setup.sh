@@ -51,7 +51,9 @@ js=toolchains/js
 js_pin=$(sed -n 's|.*"@bytecodealliance/componentize-js": "\([^"]*\)".*|\1|p' "$js/package.json")
 js_have=$(sed -n 's|^ *"version": "\([^"]*\)".*|\1|p' \
     "$js/node_modules/@bytecodealliance/componentize-js/package.json" 2>/dev/null | head -1 || true)
-if [ "$js_have" != "$js_pin" ]; then
+# componentize-js imports preview2-shim, an optional peer dependency npm ci
+# installs only because package.json lists it.
+if [ "$js_have" != "$js_pin" ] || [ ! -d "$js/node_modules/@bytecodealliance/preview2-shim" ]; then
     need_npm
     npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
 fi
