@@ -37,6 +37,7 @@ wisp is serving at $url — try:
   curl -u '$key' -X POST -H 'Content-Type: application/json' -d '{"name":"edge"}' '$url/api/v1/namespaces/_/actions/json-rust?blocking=true&result=true'
   curl -u '$key' -X POST -d '{"n":100000}' '$url/api/v1/namespaces/_/actions/cpp-primes?blocking=true&result=true'
   WISP_SERVER=$url $wisp invoke c-counter
+  WISP_SERVER=$url $wisp invoke c-preinit   # pre-initialized at deploy: always 42
   WISP_SERVER=$url $wisp list
 
 Ctrl-C stops the server.

@@ -410,4 +410,6 @@ fn the_examples_manifest_describes_the_built_examples() {
         s.invoke("json-rust", json!({"name": "edge"})).json(),
         json!({"greeting": "Hello, edge!"})
     );
+    // Pre-initialized at deploy: the counter its init set, plus this call's one.
+    assert_eq!(s.invoke("c-preinit", json!({})).json()["counter"], 42);
 }
