@@ -471,3 +471,26 @@ fn versions_roll_back_instantly_and_calls_in_flight_finish_on_theirs() {
     assert_eq!(s.deploy("f", &v1, json!({}))["version"], "0.0.1");
     assert_eq!(versions(&s, "f").len(), 1);
 }
+
+#[test]
+fn a_second_server_on_a_port_in_use_refuses_to_start() {
+    let s = Server::start(&[]);
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wisp"))
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a second server started on {addr}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("another server"),
+        "{err}"
+    );
+    // The first one still answers every request.
+    for _ in 0..8 {
+        assert_eq!(s.web("GET", "/healthz", b"").status, 200);
+    }
+}

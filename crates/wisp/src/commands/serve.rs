@@ -233,6 +233,16 @@ fn init_logging(format: LogFormat) {
 /// background work and waits for the signal) and `threads - 1` more, each with
 /// its own listener on the same port.
 async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow::Result<()> {
+    // The listeners share their port (SO_REUSEPORT), and so would another
+    // process's: a plain bind first refuses a port that anything listens on,
+    // so a second server never silently takes half of another's connections.
+    if listen.port() != 0 {
+        std::net::TcpListener::bind(listen).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {listen}: {e} (is another server already listening there?)"
+            )
+        })?;
+    }
     // Bound first, so health checks are answered while the registry opens
     // and compiled code loads back.
     let first = wisp_controller::server::listener(listen)
