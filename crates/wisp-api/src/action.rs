@@ -307,17 +307,6 @@ impl ActionRecord {
             .map_or(self.module_hash.as_str(), |i| i.source_sha256.as_str())
     }
 
-    /// Every module the registry keeps for this record: the one it runs, and
-    /// the binary as deployed when that is a snapshot of it.
-    pub fn modules(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.module_hash.as_str()).chain(
-            self.init
-                .as_ref()
-                .map(|i| i.source_sha256.as_str())
-                .filter(|h| *h != self.module_hash),
-        )
-    }
-
     /// `namespace/name`, as activation records show it.
     pub fn path(&self) -> String {
         format!("{}/{}", self.namespace, self.name)

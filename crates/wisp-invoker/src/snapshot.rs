@@ -122,11 +122,7 @@ impl Invoker {
         match module.get_export(&export) {
             Some(wasmtime::ExternType::Func(f))
                 if f.params().len() == 0 && f.results().len() == 0 => {}
-            _ => {
-                return Err(DeployError::Init(format!(
-                    "the init export `{export}` must be a function taking and returning nothing"
-                )));
-            }
+            _ => return Err(not_a_plain_function(&export)),
         }
         let output = Output::new();
         let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
@@ -176,6 +172,11 @@ impl Invoker {
         let component = wasmtime::component::Component::new(&self.engine, &instrumented)
             .map_err(|e| DeployError::Invalid(format!("invalid WebAssembly component: {e:#}")))?;
         let export = wizer.get_init_func().to_string();
+        match component.get_export(None, export.as_str()) {
+            Some((wasmtime::component::types::ComponentItem::ComponentFunc(f), _))
+                if f.params().len() == 0 && f.results().len() == 0 => {}
+            _ => return Err(not_a_plain_function(&export)),
+        }
         let output = Output::new();
         let mut store =
             crate::http_component::new_store(&self.engine, limits, &output.stdout, &output.stderr)
@@ -184,13 +185,7 @@ impl Invoker {
         let began = Instant::now();
         let run = async {
             let instance = linker.instantiate_async(&mut store, &component).await?;
-            let init = instance
-                .get_typed_func::<(), ()>(&mut store, export.as_str())
-                .map_err(|e| {
-                    wasmtime::format_err!(
-                        "the init export `{export}` must be a function taking and returning nothing ({e:#})"
-                    )
-                })?;
+            let init = instance.get_typed_func::<(), ()>(&mut store, export.as_str())?;
             init.call_async(&mut store, ()).await?;
             Ok::<_, wasmtime::Error>(instance)
         };
@@ -211,6 +206,13 @@ impl Invoker {
         }
         Ok((snapshot, took))
     }
+}
+
+/// An init export of the wrong kind or type.
+fn not_a_plain_function(export: &str) -> DeployError {
+    DeployError::Init(format!(
+        "the init export `{export}` must be a function taking and returning nothing"
+    ))
 }
 
 /// A binary the snapshot cannot describe.
@@ -514,6 +516,24 @@ mod tests {
             ..spec()
         };
         assert!(inv.snapshot(&wasm, &off).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_component_init_of_the_wrong_type_is_refused_before_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = invoker(dir.path());
+        let wasm = wat::parse_str(
+            r#"(component
+                (core module $m (func (export "init") (param i32)))
+                (core instance $i (instantiate $m))
+                (func (export "wizer-initialize") (param "n" s32) (canon lift (core func $i "init"))))"#,
+        )
+        .unwrap();
+        let err = inv.snapshot(&wasm, &spec()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the init export `wizer-initialize` must be a function taking and returning nothing"
+        );
     }
 
     #[test]
