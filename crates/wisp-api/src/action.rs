@@ -112,7 +112,7 @@ pub struct ActionDoc {
 /// `exec` of an action document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecDoc {
-    /// Must be `wasm`.
+    /// `wasm`, or `sequence`.
     pub kind: String,
     /// The module, base64-encoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +120,9 @@ pub struct ExecDoc {
     /// OpenWhisk's flag for binary code; wasm code is always base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<bool>,
+    /// A sequence's actions, in order (`/namespace/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<String>>,
 }
 
 /// `limits` of an action document: any JSON, checked field by field so that a
@@ -187,6 +190,10 @@ pub struct ActionRecord {
     /// the snapshot's, and the binary as deployed is kept beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<Preinitialized>,
+    /// Set for a sequence: the actions it runs in order, each `namespace/name`
+    /// (its module is then the empty one, never run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Vec<String>>,
 }
 
 /// How an action's module was pre-initialized at deploy: its init export ran
@@ -232,6 +239,8 @@ struct StoredRecord {
     format: u32,
     #[serde(default)]
     init: Option<Preinitialized>,
+    #[serde(default)]
+    sequence: Option<Vec<String>>,
 }
 
 fn first_format() -> u32 {
@@ -266,6 +275,7 @@ impl TryFrom<StoredRecord> for ActionRecord {
             updated: s.updated,
             format: s.format.max(RECORD_FORMAT),
             init: s.init,
+            sequence: s.sequence,
         })
     }
 }
@@ -296,6 +306,7 @@ impl ActionRecord {
             updated: 0,
             format: RECORD_FORMAT,
             init: None,
+            sequence: spec.sequence,
         }
     }
 
@@ -339,10 +350,15 @@ impl ActionRecord {
 
     /// The record as the API shows it; `code` (the module, base64) when given.
     pub fn view(&self, code: Option<String>) -> ActionView {
+        let kind = if self.sequence.is_some() {
+            "sequence"
+        } else {
+            "wasm"
+        };
         let mut annotations = self.annotations.clone();
         annotations.push(KeyValue {
             key: "exec".into(),
-            value: "wasm".into(),
+            value: kind.into(),
         });
         annotations.push(KeyValue {
             key: SHAPE_ANNOTATION.into(),
@@ -354,9 +370,13 @@ impl ActionRecord {
             version: self.version.clone(),
             publish: false,
             exec: ExecView {
-                kind: "wasm".into(),
-                binary: true,
-                code,
+                kind: kind.into(),
+                binary: self.sequence.is_none(),
+                code: code.filter(|_| self.sequence.is_none()),
+                components: self
+                    .sequence
+                    .as_ref()
+                    .map(|c| c.iter().map(|p| format!("/{p}")).collect()),
             },
             limits: self.limits_view(),
             parameters: self.parameters.clone(),
@@ -404,13 +424,16 @@ pub struct ActionView {
 /// `exec` of an [`ActionView`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecView {
-    /// `wasm`.
+    /// `wasm`, or `sequence`.
     pub kind: String,
-    /// Always true.
+    /// True for `wasm`.
     pub binary: bool,
     /// The module, base64, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// A sequence's actions, in order (`/namespace/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<String>>,
 }
 
 /// `limits` of an [`ActionView`].

@@ -93,6 +93,8 @@ pub struct ActionSpec {
     pub outbound_hosts: Vec<String>,
     /// Annotation `init`: which export pre-initializes the module.
     pub init: Init,
+    /// A sequence's actions (`exec.kind` `sequence`), each `namespace/name`.
+    pub sequence: Option<Vec<String>>,
 }
 
 /// Resolves a document: values it gives replace those of `current` (an update),
@@ -102,14 +104,16 @@ pub fn resolve(
     current: Option<&ActionRecord>,
     policy: &Policy,
 ) -> Result<ActionSpec, ResolveError> {
-    let code = match doc.exec {
-        None => None,
+    let (code, sequence) = match doc.exec {
+        // An update without `exec` keeps what the action runs.
+        None => (None, current.and_then(|c| c.sequence.clone())),
+        Some(exec) if exec.kind == "sequence" => (None, Some(sequence(exec)?)),
         Some(exec) => {
             if exec.kind != "wasm" {
                 return Err(ResolveError::new(
                     "exec.kind",
                     format!(
-                        "exec.kind '{}' is not supported: wisp runs WebAssembly, kind 'wasm'",
+                        "exec.kind '{}' is not supported: wisp runs WebAssembly, kind 'wasm' (or a 'sequence' of actions)",
                         exec.kind
                     ),
                 ));
@@ -125,7 +129,7 @@ pub fn resolve(
                 .map_err(|e| {
                     ResolveError::new("exec.code", format!("exec.code is not valid base64: {e}"))
                 })?;
-            Some(bytes)
+            (Some(bytes), None)
         }
     };
     let base = current.map_or(policy.defaults, |c| c.limits);
@@ -142,6 +146,12 @@ pub fn resolve(
         None => current.map(|c| c.annotations.clone()).unwrap_or_default(),
     };
     let read = self::annotations(&annotations)?;
+    if sequence.is_some() && read.web_export {
+        return Err(ResolveError::new(
+            "annotations.web-export",
+            "a sequence is not a web action: invoke it through the API or a rule",
+        ));
+    }
     Ok(ActionSpec {
         code,
         limits,
@@ -151,7 +161,64 @@ pub fn resolve(
         web_auth: read.web_auth,
         outbound_hosts: read.outbound_hosts,
         init: read.init,
+        sequence,
     })
+}
+
+/// Most actions one sequence names.
+pub const SEQUENCE_MAX_COMPONENTS: usize = 50;
+
+/// A sequence's components, each as `namespace/name` (`_` for the caller's
+/// namespace): `/ns/name`, `ns/name` or a bare `name`.
+fn sequence(exec: crate::action::ExecDoc) -> Result<Vec<String>, ResolveError> {
+    const FIELD: &str = "exec.components";
+    if exec.code.is_some() {
+        return Err(ResolveError::new(
+            "exec.code",
+            "a sequence has no code: give its actions in exec.components",
+        ));
+    }
+    let given = exec.components.unwrap_or_default();
+    if given.is_empty() || given.len() > SEQUENCE_MAX_COMPONENTS {
+        return Err(ResolveError::new(
+            FIELD,
+            format!(
+                "exec.components must list 1 to {SEQUENCE_MAX_COMPONENTS} actions, as /namespace/name; it lists {}",
+                given.len()
+            ),
+        ));
+    }
+    given
+        .iter()
+        .map(|c| {
+            let parts: Vec<&str> = c.strip_prefix('/').unwrap_or(c).split('/').collect();
+            let (ns, name) = match parts.as_slice() {
+                [name] => ("_", *name),
+                [ns, name] | [ns, "default", name] => (*ns, *name),
+                _ => ("", ""),
+            };
+            if entity_name(ns) && entity_name(name) {
+                Ok(format!("{ns}/{name}"))
+            } else {
+                Err(ResolveError::new(
+                    FIELD,
+                    format!("exec.components: '{c}' is not an action path like /namespace/name"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// OpenWhisk's entity names (without spaces): letters, digits and `_`, then
+/// also `@ . -`, at most 256 characters.
+pub fn entity_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
+        _ => return false,
+    }
+    s.len() <= 256
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
 }
 
 /// Checks a stored record against the policy (which may have shrunk since it was

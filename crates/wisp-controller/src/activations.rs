@@ -428,6 +428,8 @@ pub enum Logs {
     Lines(Vec<LogLine>),
     /// Read when encoded.
     Web(wisp_invoker::WebLogs),
+    /// A sequence's: the activation ids of the actions it ran, in order.
+    Components(Vec<ActivationId>),
 }
 
 /// An activation's `response.result`.
@@ -495,10 +497,18 @@ impl Activation {
             logs: match &self.logs {
                 Logs::Lines(lines) => log_lines(end, lines),
                 Logs::Web(web) => log_lines(end, &web.lines()),
+                Logs::Components(ids) => ids.iter().map(|id| id.as_str().to_string()).collect(),
             },
             annotations: vec![
                 text("path", &self.action.path),
-                text("kind", "wasm"),
+                text(
+                    "kind",
+                    if rec.sequence.is_some() {
+                        "sequence"
+                    } else {
+                        "wasm"
+                    },
+                ),
                 Annotation {
                     key: Cow::Borrowed("limits"),
                     value: AnnotationValue::Limits(ActivationLimits {

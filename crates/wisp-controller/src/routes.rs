@@ -120,13 +120,7 @@ pub enum ActionOp {
 /// `_`, then also `@ . -`, at most 256 characters (OpenWhisk's entity names,
 /// without spaces).
 pub fn valid_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
-        _ => return false,
-    }
-    s.len() <= 256
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
+    wisp_api::resolve::entity_name(s)
 }
 
 /// Routes a request path (without the query string).

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use http::{Request, StatusCode};
-use wisp_api::{ActionDoc, ActionRecord, Preinitialized, resolve};
+use wisp_api::{ActionDoc, ActionRecord, Preinitialized, Shape, resolve};
 use wisp_invoker::InitSpec;
 
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
+use crate::handlers::sequences;
 use crate::{Controller, Deployed};
 
 /// The deployed action, or 404.
@@ -151,7 +152,50 @@ pub async fn put<B: RequestBody>(
     };
     let mut spec = resolve::resolve(doc, current.as_ref(), &ctl.policy)?;
     let module = module.or_else(|| spec.code.take());
-    let module = match (module, &current) {
+    let stored = match spec.sequence.as_mut() {
+        // A module given replaces a sequence.
+        Some(components) if module.is_none() => {
+            sequences::check(ctl, ns, name, components)?;
+            let rec = ActionRecord::new(
+                ns,
+                name,
+                wisp_registry::module_hash(b""),
+                Shape::Command,
+                spec,
+            );
+            let registry = ctl.registry.clone();
+            tokio::task::spawn_blocking(move || registry.put_action(rec, b"", None, overwrite))
+                .await
+                .map_err(ApiError::internal)??
+        }
+        _ => {
+            spec.sequence = None;
+            store_module(ctl, ns, name, spec, module, current.as_ref(), overwrite).await?
+        }
+    };
+    let view = stored.view(None);
+    let replaced = current
+        .map(|c| c.module_hash)
+        .filter(|old| *old != stored.module_hash);
+    ctl.publish(stored);
+    if let Some(old) = replaced {
+        ctl.release_module(&old);
+    }
+    Ok(respond::json(StatusCode::OK, &view))
+}
+
+/// Runs a module's init (when it has one), compiles it and stores it with its
+/// record: the new current version of `ns/name`.
+async fn store_module(
+    ctl: &Arc<Controller>,
+    ns: &str,
+    name: &str,
+    spec: wisp_api::ActionSpec,
+    module: Option<Vec<u8>>,
+    current: Option<&ActionRecord>,
+    overwrite: bool,
+) -> Result<ActionRecord, ApiError> {
+    let module = match (module, current) {
         (Some(m), _) => m,
         // An update without code keeps the deployed binary (and runs its init
         // again, under the new limits).
@@ -175,7 +219,7 @@ pub async fn put<B: RequestBody>(
     let invoker = ctl.invoker.clone();
     let registry = ctl.registry.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
-    let stored = tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
+    tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
         let bad = |e: wisp_invoker::DeployError| ApiError::bad_request(e.to_string());
         // A module with an init runs it once, here; its snapshot is what runs.
         let snapshot = invoker.snapshot(&module, &init).map_err(bad)?;
@@ -195,16 +239,7 @@ pub async fn put<B: RequestBody>(
         Ok(registry.put_action(rec, runs, source, overwrite)?)
     })
     .await
-    .map_err(ApiError::internal)??;
-    let view = stored.view(None);
-    let replaced = current
-        .map(|c| c.module_hash)
-        .filter(|old| *old != stored.module_hash);
-    ctl.publish(stored);
-    if let Some(old) = replaced {
-        ctl.release_module(&old);
-    }
-    Ok(respond::json(StatusCode::OK, &view))
+    .map_err(ApiError::internal)?
 }
 
 /// The limits a raw-module deploy gives in its query string (`timeout`,

@@ -20,6 +20,7 @@ use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
 use crate::error::{ApiError, Failure, failure};
 use crate::handlers::actions::deployed;
+use crate::handlers::sequences;
 use crate::keys::Caller;
 use crate::{Controller, Deployed};
 
@@ -35,11 +36,18 @@ pub async fn invoke<B: RequestBody>(
     let blocking = extract::flag(query, "blocking");
     let result_only = extract::flag(query, "result");
     let tracked = action.calls.start(wisp_patterns::client_id(&caller.key_id));
-    let (prepared, warmth) = ctl.template(&action.record).await?;
-    let admitted = ctl.invoker.admit(&action.slots).await?;
+    // A sequence admits each of its actions when it reaches it.
+    let (ready, warmth) = if action.record.sequence.is_some() {
+        (Ready::Sequence, wisp_api::Warmth::Hot)
+    } else {
+        let (prepared, warmth) = ctl.template(&action.record).await?;
+        let admitted = ctl.invoker.admit(&action.slots).await?;
+        (Ready::Module(prepared, admitted), warmth)
+    };
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
     let params = merge_params(&action.record.parameters, parse_params(&body)?)?;
-    let begun = Begun::new(&action, Some(caller.key_id.clone()), warmth);
+    let subject = Some(caller.key_id.clone());
+    let begun = Begun::new(&action, subject.clone(), warmth);
     let id = begun.id();
 
     if !blocking {
@@ -49,7 +57,7 @@ pub async fn invoke<B: RequestBody>(
         let span = tracing::Span::current();
         tokio::spawn(async move {
             let _in_flight = in_flight;
-            let ended = match run(&ctl, &action, &prepared, admitted, &params).await {
+            let ended = match execute(&ctl, &action, ready, params, subject).await {
                 Ok(ended) => ended,
                 // The id was handed out: a refusal is recorded too, never lost.
                 Err(e) => {
@@ -66,7 +74,7 @@ pub async fn invoke<B: RequestBody>(
         ));
     }
 
-    let ended = run(ctl, &action, &prepared, admitted, &params).await?;
+    let ended = execute(ctl, &action, ready, params, subject).await?;
     tracked.end(warmth, ended.status.is_success());
     let activation = begun.finish(ended);
     let http_status = if activation.status.is_success() {
@@ -82,9 +90,31 @@ pub async fn invoke<B: RequestBody>(
     Ok(respond::with_activation_id(response, id.as_str()))
 }
 
+/// What an admitted invocation runs.
+pub(crate) enum Ready {
+    /// A module: its template and the instance slot it was admitted to.
+    Module(Arc<Prepared>, Admitted),
+    /// A sequence, whose actions are admitted one by one.
+    Sequence,
+}
+
+/// Runs an invocation to its end.
+pub(crate) async fn execute(
+    ctl: &Arc<Controller>,
+    action: &Arc<Deployed>,
+    ready: Ready,
+    params: Value,
+    subject: Option<String>,
+) -> Result<Ended, ApiError> {
+    match ready {
+        Ready::Module(prepared, admitted) => run(ctl, action, &prepared, admitted, &params).await,
+        Ready::Sequence => Ok(sequences::run(ctl, action, params, subject, 0).await),
+    }
+}
+
 /// Runs an admitted API invocation. A failing action is an [`Ended`] with its
 /// status; only a refusal (an internal fault) is an error.
-async fn run(
+pub(crate) async fn run(
     ctl: &Controller,
     action: &Deployed,
     prepared: &Prepared,
@@ -129,7 +159,10 @@ fn parse_params(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Merges the call's parameters over the action's defaults.
-fn merge_params(defaults: &[wisp_api::KeyValue], call: Value) -> Result<Value, ApiError> {
+pub(crate) fn merge_params(
+    defaults: &[wisp_api::KeyValue],
+    call: Value,
+) -> Result<Value, ApiError> {
     let mut merged = serde_json::Map::new();
     for kv in defaults {
         merged.insert(kv.key.clone(), kv.value.clone());

@@ -8,5 +8,6 @@ pub mod admin;
 pub mod assets;
 pub mod invoke;
 pub mod metrics;
+pub mod sequences;
 pub mod versions;
 pub mod web;

@@ -124,6 +124,7 @@ impl Function {
                 kind: "wasm".into(),
                 code: Some(base64::engine::general_purpose::STANDARD.encode(&self.module)),
                 binary: Some(true),
+                components: None,
             }),
             limits: Some(self.limits.clone()),
             parameters: Some(self.parameters.clone()),
