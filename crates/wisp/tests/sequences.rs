@@ -147,6 +147,21 @@ fn each_result_is_the_next_parameters_and_the_sequence_lists_its_activations() {
         "Hello, Cy!"
     );
 
+    // The CLI makes one too.
+    let (ok, out, err) = cli(
+        &s,
+        &["deploy", "cli-seq", "--sequence", "greet,/guest/echo"],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("a sequence of /guest/greet, /guest/echo"),
+        "{out}"
+    );
+    assert_eq!(
+        s.invoke("cli-seq", json!({"name": "Eve"})).json()["greeting"],
+        "Hello, Eve!"
+    );
+
     // Kept across a restart.
     s.restart();
     let r = s.invoke("hello", json!({"name": "Di"}));

@@ -25,7 +25,7 @@ pub struct DeployCommand {
     /// The WebAssembly binary (a wasi:http component or a WASI command
     /// module), or a source `wisp build` builds first: a Rust crate
     /// directory, a .c, .cpp, .js or .py file, or a directory `wisp new` made.
-    #[arg(required_unless_present = "manifest")]
+    #[arg(required_unless_present_any = ["manifest", "sequence"])]
     file: Option<PathBuf>,
     /// Deploy every function of this app manifest instead (see
     /// docs/operations.md, "The app manifest"). Every entry is checked before
@@ -35,9 +35,19 @@ pub struct DeployCommand {
         short = 'f',
         long = "file",
         value_name = "wisp.toml",
-        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "init", "no_init"]
+        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "init", "no_init", "sequence"]
     )]
     manifest: Option<PathBuf>,
+    /// Make NAME a sequence of these actions, run in order, each one's result
+    /// the next one's parameters (comma-separated names or /namespace/name).
+    /// Not a web action. See docs/events.md, "Sequences".
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        conflicts_with_all = ["file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "init", "no_init"]
+    )]
+    sequence: Option<Vec<String>>,
     /// Memory limit in MB. Default: the server's (256).
     #[arg(long)]
     memory: Option<u64>,
@@ -84,6 +94,9 @@ impl DeployCommand {
         if let Some(path) = &self.manifest {
             return deploy_manifest(path, global);
         }
+        if let (Some(name), Some(components)) = (&self.name, &self.sequence) {
+            return self.deploy_sequence(name, components, global);
+        }
         let (Some(name), Some(file)) = (self.name.clone(), self.file.clone()) else {
             bail!("give NAME and FILE, or a manifest with -f wisp.toml");
         };
@@ -103,6 +116,42 @@ impl DeployCommand {
             function.name,
             action.version,
             action.wisp.shape.as_str()
+        );
+        Ok(())
+    }
+
+    /// Deploys NAME as a sequence of `components`.
+    fn deploy_sequence(
+        &self,
+        name: &str,
+        components: &[String],
+        global: &GlobalOptions,
+    ) -> anyhow::Result<()> {
+        let mut parameters = Vec::new();
+        for p in &self.params {
+            let (key, value) = parse_param(p)?;
+            parameters.push(KeyValue { key, value });
+        }
+        let doc = wisp_api::ActionDoc {
+            exec: Some(wisp_api::action::ExecDoc {
+                kind: "sequence".into(),
+                components: Some(components.to_vec()),
+                ..Default::default()
+            }),
+            parameters: Some(parameters),
+            ..Default::default()
+        };
+        let client = Client::new(global)?;
+        let action: ActionView = client.request(
+            http::Method::PUT,
+            &format!("/api/v1/namespaces/_/actions/{name}?overwrite=true"),
+            "application/json",
+            serde_json::to_vec(&doc)?,
+        )?;
+        println!(
+            "deployed {name} (version {}, a sequence of {})",
+            action.version,
+            action.exec.components.unwrap_or_default().join(", ")
         );
         Ok(())
     }
