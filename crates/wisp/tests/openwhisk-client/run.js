@@ -63,6 +63,26 @@ async function main() {
   await assert.rejects(other.actions.delete({ name, namespace: 'guest' }), status(403));
   await assert.rejects(other.activations.get({ name: activationId }), status(404));
 
+  // A sequence: the first result is the second call's parameters.
+  const seq = 'owseq';
+  await ow.actions.create({ name: seq, action: { exec: { kind: 'sequence', components: [`/guest/${name}`, `/guest/${name}`] } } });
+  const seqGot = await ow.actions.get({ name: seq });
+  assert.equal(seqGot.exec.kind, 'sequence');
+  assert.deepEqual(seqGot.exec.components, [`/guest/${name}`, `/guest/${name}`]);
+  const seqRec = await ow.actions.invoke({ name: seq, blocking: true, params: { name: 'first' } });
+  assert.deepEqual(seqRec.response.result, { greeting: 'Hello, stranger!' });
+  assert.equal(seqRec.logs.length, 2, JSON.stringify(seqRec));
+  const step1 = await ow.activations.get({ name: seqRec.logs[0] }).catch(async () => {
+    await sleep(200);
+    return ow.activations.get({ name: seqRec.logs[0] });
+  });
+  assert.deepEqual(step1.response.result, { greeting: 'Hello, first!' });
+  await assert.rejects(
+    ow.actions.update({ name: seq, action: { exec: { kind: 'sequence', components: [`/guest/${seq}`] } } }),
+    status(400),
+  );
+  await ow.actions.delete({ name: seq });
+
   await ow.actions.delete({ name });
   await assert.rejects(ow.actions.get({ name }), status(404));
   console.log('openwhisk client: all steps passed');
