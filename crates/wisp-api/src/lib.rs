@@ -30,6 +30,7 @@ pub mod stats;
 pub mod version;
 
 pub use action::{
+    SECRET_MASK,
     ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Preinitialized, Shape, WebAuth,
 };
 pub use activation::{ActivationStatus, Warmth};

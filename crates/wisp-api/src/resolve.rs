@@ -142,6 +142,7 @@ pub fn resolve(
         None => current.map(|c| c.annotations.clone()).unwrap_or_default(),
     };
     let read = self::annotations(&annotations)?;
+    check_secrets(&read.secret_parameters, &parameters)?;
     Ok(ActionSpec {
         code,
         limits,
@@ -282,6 +283,8 @@ pub struct Annotations {
     pub outbound_hosts: Vec<String>,
     /// `init`.
     pub init: Init,
+    /// `secret-parameters`: the parameters stored sealed and never shown.
+    pub secret_parameters: Vec<String>,
 }
 
 /// Which export, run once at deploy, pre-initializes an action's module (the
@@ -346,10 +349,58 @@ pub fn annotations(list: &[KeyValue]) -> Result<Annotations, ResolveError> {
             }
             OUTBOUND_ANNOTATION => out.outbound_hosts = outbound_hosts(&kv.value)?,
             INIT_ANNOTATION => out.init = init(&kv.value)?,
+            SECRETS_ANNOTATION => out.secret_parameters = secret_parameters(&kv.value)?,
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// The annotation listing an action's secret parameters (docs/secrets.md).
+pub const SECRETS_ANNOTATION: &str = "secret-parameters";
+
+/// `secret-parameters`: a JSON array of distinct, non-empty parameter names.
+fn secret_parameters(value: &Value) -> Result<Vec<String>, ResolveError> {
+    let field = format!("annotations.{SECRETS_ANNOTATION}");
+    let bad = |got: &Value| {
+        ResolveError::new(
+            field.clone(),
+            format!(
+                "annotation {SECRETS_ANNOTATION} must be a JSON array of parameter names, got {got}"
+            ),
+        )
+    };
+    let Value::Array(items) = value else {
+        return Err(bad(value));
+    };
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::String(s) if !s.is_empty() => {
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+            other => return Err(bad(other)),
+        }
+    }
+    Ok(out)
+}
+
+/// Every name `secret-parameters` lists must be one of the parameters.
+fn check_secrets(secrets: &[String], parameters: &[KeyValue]) -> Result<(), ResolveError> {
+    match secrets
+        .iter()
+        .find(|s| !parameters.iter().any(|kv| &kv.key == *s))
+    {
+        Some(missing) => Err(ResolveError::new(
+            format!("annotations.{SECRETS_ANNOTATION}"),
+            format!(
+                "annotation {SECRETS_ANNOTATION} lists '{missing}', which is not a parameter of the action"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `init`: an export name, `true` (the default export, required), or `false`.
@@ -554,6 +605,25 @@ mod tests {
             let e = err(json!({"annotations": [{"key": key, "value": value}]}));
             assert_eq!(e.field, format!("annotations.{key}"), "{key}={value}");
         }
+    }
+
+    #[test]
+    fn secret_parameters_must_be_a_list_of_parameter_names() {
+        let p = json!([{"key": "token", "value": "abcd"}]);
+        for bad in [json!("token"), json!([1]), json!([""]), json!({"a": 1})] {
+            let e = err(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": bad}]}));
+            assert_eq!(e.field, "annotations.secret-parameters", "{bad}");
+            assert!(e.message.contains("JSON array"), "{}", e.message);
+        }
+        let e = err(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["other"]}]}));
+        assert!(e.message.contains("'other'"), "{}", e.message);
+        let s = resolve(
+            doc(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["token", "token"]}]})),
+            None,
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(annotations(&s.annotations).unwrap().secret_parameters, ["token"]);
     }
 
     #[test]

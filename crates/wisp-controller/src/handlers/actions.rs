@@ -132,7 +132,12 @@ pub async fn put<B: RequestBody>(
             )));
         }
     };
-    let current = ctl.lookup(ns, name).map(|d| d.record.clone());
+    // With its secrets opened: an update that keeps its parameters seals them
+    // again.
+    let current = ctl.lookup(ns, name).map(|d| ActionRecord {
+        parameters: d.params.clone(),
+        ..d.record.clone()
+    });
     if current.is_some() && !overwrite {
         return Err(ApiError::conflict(format!(
             "the action '{ns}/{name}' already exists; use overwrite=true to update it"
@@ -150,6 +155,10 @@ pub async fn put<B: RequestBody>(
         (doc, None)
     };
     let mut spec = resolve::resolve(doc, current.as_ref(), &ctl.policy)?;
+    if let Some(c) = &current {
+        let secrets = resolve::annotations(&spec.annotations)?.secret_parameters;
+        crate::secrets::keep_masked(&mut spec.parameters, &secrets, &c.parameters);
+    }
     let module = module.or_else(|| spec.code.take());
     let module = match (module, &current) {
         (Some(m), _) => m,
@@ -175,6 +184,7 @@ pub async fn put<B: RequestBody>(
     let invoker = ctl.invoker.clone();
     let registry = ctl.registry.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
+    let ctl2 = ctl.clone();
     let stored = tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
         let bad = |e: wisp_invoker::DeployError| ApiError::bad_request(e.to_string());
         // A module with an init runs it once, here; its snapshot is what runs.
@@ -191,6 +201,8 @@ pub async fn put<B: RequestBody>(
             source_sha256: wisp_registry::module_hash(&module),
             source_size: module.len() as u64,
         });
+        // The registry only ever sees secret values sealed.
+        ctl2.seal(&mut rec)?;
         let source = snapshot.is_some().then_some(module.as_slice());
         Ok(registry.put_action(rec, runs, source, overwrite)?)
     })
@@ -200,7 +212,7 @@ pub async fn put<B: RequestBody>(
     let replaced = current
         .map(|c| c.module_hash)
         .filter(|old| *old != stored.module_hash);
-    ctl.publish(stored);
+    ctl.publish(stored)?;
     if let Some(old) = replaced {
         ctl.release_module(&old);
     }

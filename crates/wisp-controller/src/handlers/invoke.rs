@@ -38,7 +38,7 @@ pub async fn invoke<B: RequestBody>(
     let (prepared, warmth) = ctl.template(&action.record).await?;
     let admitted = ctl.invoker.admit(&action.slots).await?;
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
-    let params = merge_params(&action.record.parameters, parse_params(&body)?)?;
+    let params = merge_params(&action.params, parse_params(&body)?)?;
     let begun = Begun::new(&action, Some(caller.key_id.clone()), warmth);
     let id = begun.id();
 
