@@ -130,17 +130,27 @@ pub fn resolve(
     };
     let base = current.map_or(policy.defaults, |c| c.limits);
     let limits = limits(doc.limits.as_ref(), base, policy)?;
+    let keeps_parameters = doc.parameters.is_none();
     let parameters = match doc.parameters {
         Some(p) => parameters(p)?,
         None => current.map(|c| c.parameters.clone()).unwrap_or_default(),
     };
-    let annotations = match doc.annotations {
+    let mut annotations: Vec<KeyValue> = match doc.annotations {
         Some(a) => a
             .into_iter()
             .filter(|kv| kv.key != "exec" && kv.key != SHAPE_ANNOTATION)
             .collect(),
         None => current.map(|c| c.annotations.clone()).unwrap_or_default(),
     };
+    // Parameters an update keeps stay as secret as they were, even when its
+    // annotations leave `secret-parameters` out.
+    if keeps_parameters
+        && !annotations.iter().any(|kv| kv.key == SECRETS_ANNOTATION)
+        && let Some(kept) =
+            current.and_then(|c| c.annotations.iter().find(|kv| kv.key == SECRETS_ANNOTATION))
+    {
+        annotations.push(kept.clone());
+    }
     let read = self::annotations(&annotations)?;
     check_secrets(&read.secret_parameters, &parameters)?;
     Ok(ActionSpec {
@@ -611,11 +621,41 @@ mod tests {
     fn secret_parameters_must_be_a_list_of_parameter_names() {
         let p = json!([{"key": "token", "value": "abcd"}]);
         for bad in [json!("token"), json!([1]), json!([""]), json!({"a": 1})] {
-            let e = err(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": bad}]}));
+            let e = err(
+                json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": bad}]}),
+            );
             assert_eq!(e.field, "annotations.secret-parameters", "{bad}");
             assert!(e.message.contains("JSON array"), "{}", e.message);
         }
-        let e = err(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["other"]}]}));
+        let e = err(
+            json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["other"]}]}),
+        );
+        // An update keeping the parameters keeps them secret.
+        let marked = json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["token"]}]});
+        let first = resolve(doc(marked), None, &Policy::default()).unwrap();
+        let rec = crate::ActionRecord::new("g", "a", "h".into(), crate::Shape::Command, first);
+        let kept = resolve(
+            doc(json!({"annotations": []})),
+            Some(&rec),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            annotations(&kept.annotations).unwrap().secret_parameters,
+            ["token"]
+        );
+        let replaced = resolve(
+            doc(json!({"parameters": p, "annotations": []})),
+            Some(&rec),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert!(
+            annotations(&replaced.annotations)
+                .unwrap()
+                .secret_parameters
+                .is_empty()
+        );
         assert!(e.message.contains("'other'"), "{}", e.message);
         let s = resolve(
             doc(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["token", "token"]}]})),
@@ -623,7 +663,10 @@ mod tests {
             &Policy::default(),
         )
         .unwrap();
-        assert_eq!(annotations(&s.annotations).unwrap().secret_parameters, ["token"]);
+        assert_eq!(
+            annotations(&s.annotations).unwrap().secret_parameters,
+            ["token"]
+        );
     }
 
     #[test]

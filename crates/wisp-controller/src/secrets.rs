@@ -307,13 +307,7 @@ mod tests {
         }))
         .unwrap();
         let spec = wisp_api::resolve::resolve(doc, None, &wisp_api::Policy::default()).unwrap();
-        ActionRecord::new(
-            "guest",
-            "a",
-            "h".into(),
-            wisp_api::Shape::Command,
-            spec,
-        )
+        ActionRecord::new("guest", "a", "h".into(), wisp_api::Shape::Command, spec)
     }
 
     #[test]
@@ -321,7 +315,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::load_or_create(&dir.path().join("k/secret.key"));
         assert!(key.error().is_none());
-        let mut rec = record(json!([{"key": "token", "value": "hunter22"}, {"key": "n", "value": 42}, {"key": "x", "value": 1}]));
+        let mut rec = record(
+            json!([{"key": "token", "value": "hunter22"}, {"key": "n", "value": 42}, {"key": "x", "value": 1}]),
+        );
         let plain = rec.parameters.clone();
         key.seal(&mut rec).unwrap();
         let stored = serde_json::to_string(&rec).unwrap();
@@ -357,7 +353,8 @@ mod tests {
         let key = SecretKey::load_or_create(&path);
         let e = key.error().unwrap();
         assert!(e.contains("short.key") && e.contains("5 bytes"), "{e}");
-        let mut rec = record(json!([{"key": "token", "value": "hunter22"}, {"key": "n", "value": 1}]));
+        let mut rec =
+            record(json!([{"key": "token", "value": "hunter22"}, {"key": "n", "value": 1}]));
         assert!(key.seal(&mut rec).is_err());
     }
 

@@ -125,7 +125,10 @@ impl DeployCommand {
         let mut secrets = Vec::new();
         for p in &self.secrets {
             let Some((key, value)) = p.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-                bail!("--secret takes KEY=VALUE, got '{}'", p.split('=').next().unwrap_or(""));
+                bail!(
+                    "--secret takes KEY=VALUE, got '{}'",
+                    p.split('=').next().unwrap_or("")
+                );
             };
             if parameters.iter().any(|kv| kv.key == key) {
                 bail!("'{key}' is given both as --param and as --secret");

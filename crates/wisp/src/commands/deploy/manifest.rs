@@ -579,9 +579,8 @@ fn secret_value(v: &toml::Value) -> Result<String, String> {
         return Err(format!("must be a string, got {}", v.type_str()));
     };
     match s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-        Some(var) if !var.is_empty() => std::env::var(var).map_err(|_| {
-            format!("the environment variable {var} is not set (or not UTF-8)")
-        }),
+        Some(var) if !var.is_empty() => std::env::var(var)
+            .map_err(|_| format!("the environment variable {var} is not set (or not UTF-8)")),
         _ => Ok(s.clone()),
     }
 }
@@ -708,7 +707,8 @@ timeout = 250
         );
         let e = parse(&text, dir.path()).unwrap_err();
         assert!(
-            e.iter().any(|p| p.message.contains(var) && p.message.contains("not set")),
+            e.iter()
+                .any(|p| p.message.contains(var) && p.message.contains("not set")),
             "{e:?}"
         );
         let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.parameters]\nt = 1\n[function.secrets]\nt = \"x\"\n";
@@ -716,11 +716,17 @@ timeout = 250
         assert!(e.iter().any(|p| p.message.contains("both")), "{e:?}");
         let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.secrets]\nplain = \"literal\"\nn = 1\n";
         let e = parse(text, dir.path()).unwrap_err();
-        assert!(e.iter().any(|p| p.message.contains("must be a string")), "{e:?}");
+        assert!(
+            e.iter().any(|p| p.message.contains("must be a string")),
+            "{e:?}"
+        );
         let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.secrets]\nplain = \"literal\"\n";
         let f = parse(text, dir.path()).unwrap();
         let doc = serde_json::to_value(f[0].doc()).unwrap();
-        assert_eq!(doc["parameters"], json!([{"key": "plain", "value": "literal"}]));
+        assert_eq!(
+            doc["parameters"],
+            json!([{"key": "plain", "value": "literal"}])
+        );
         assert!(
             doc["annotations"]
                 .as_array()
