@@ -348,6 +348,31 @@ impl ActionRecord {
         }
     }
 
+    /// The names its `secret-parameters` annotation lists (none when the
+    /// annotation is malformed: a stored record's was checked at deploy).
+    pub fn secret_keys(&self) -> Vec<String> {
+        crate::resolve::annotations(&self.annotations)
+            .map(|a| a.secret_parameters)
+            .unwrap_or_default()
+    }
+
+    /// Its parameters as the API shows them: each secret's value is
+    /// [`SECRET_MASK`], its key stays.
+    pub fn masked_parameters(&self) -> Vec<KeyValue> {
+        let secrets = self.secret_keys();
+        self.parameters
+            .iter()
+            .map(|kv| KeyValue {
+                key: kv.key.clone(),
+                value: if secrets.contains(&kv.key) {
+                    Value::String(SECRET_MASK.into())
+                } else {
+                    kv.value.clone()
+                },
+            })
+            .collect()
+    }
+
     /// The record as the API shows it; `code` (the module, base64) when given.
     pub fn view(&self, code: Option<String>) -> ActionView {
         let kind = if self.sequence.is_some() {
@@ -365,6 +390,7 @@ impl ActionRecord {
             value: self.shape.as_str().into(),
         });
         ActionView {
+            parameters: self.masked_parameters(),
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             version: self.version.clone(),
@@ -379,7 +405,6 @@ impl ActionRecord {
                     .map(|c| c.iter().map(|p| format!("/{p}")).collect()),
             },
             limits: self.limits_view(),
-            parameters: self.parameters.clone(),
             annotations,
             updated: self.updated,
             wisp: WispView {
@@ -391,6 +416,10 @@ impl ActionRecord {
         }
     }
 }
+
+/// What the API shows in place of a secret parameter's value, and what
+/// activation records show in place of any occurrence of it.
+pub const SECRET_MASK: &str = "********";
 
 /// The annotation `GET` adds to show the detected shape (dropped when a document
 /// carrying it is deployed again).
@@ -411,7 +440,7 @@ pub struct ActionView {
     pub exec: ExecView,
     /// Its limits, with OpenWhisk's `logs` and `concurrency`.
     pub limits: LimitsView,
-    /// Default parameters.
+    /// Default parameters; a secret one's value is `********`.
     pub parameters: Vec<KeyValue>,
     /// Annotations, with `exec` and `wisp-shape` added.
     pub annotations: Vec<KeyValue>,
@@ -497,6 +526,23 @@ mod tests {
             "parameters":[],"annotations":[{"key":"web-export","value":[1]}],"updated":5}"#;
         let err = serde_json::from_str::<ActionRecord>(old).unwrap_err();
         assert!(err.to_string().contains("web-export"), "{err}");
+    }
+
+    #[test]
+    fn the_view_masks_secret_parameters() {
+        let doc: ActionDoc = serde_json::from_value(serde_json::json!({
+            "parameters": [{"key": "token", "value": "s3cret"}, {"key": "n", "value": 1}],
+            "annotations": [{"key": "secret-parameters", "value": ["token"]}]
+        }))
+        .unwrap();
+        let spec = crate::resolve::resolve(doc, None, &crate::Policy::default()).unwrap();
+        let rec = ActionRecord::new("g", "a", "h".into(), Shape::Command, spec);
+        let v = serde_json::to_value(rec.view(None)).unwrap();
+        assert_eq!(
+            v["parameters"],
+            serde_json::json!([{"key": "token", "value": SECRET_MASK}, {"key": "n", "value": 1}])
+        );
+        assert_eq!(v["annotations"][0]["value"], serde_json::json!(["token"]));
     }
 
     #[test]

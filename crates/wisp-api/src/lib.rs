@@ -30,7 +30,8 @@ pub mod stats;
 pub mod version;
 
 pub use action::{
-    ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Preinitialized, Shape, WebAuth,
+    ActionDoc, ActionRecord, ActionView, KeyValue, Limits, Preinitialized, SECRET_MASK, Shape,
+    WebAuth,
 };
 pub use activation::{ActivationStatus, Warmth};
 pub use resolve::{ActionSpec, Init, Policy, ResolveError};

@@ -134,17 +134,27 @@ pub fn resolve(
     };
     let base = current.map_or(policy.defaults, |c| c.limits);
     let limits = limits(doc.limits.as_ref(), base, policy)?;
+    let keeps_parameters = doc.parameters.is_none();
     let parameters = match doc.parameters {
         Some(p) => parameters(p)?,
         None => current.map(|c| c.parameters.clone()).unwrap_or_default(),
     };
-    let annotations = match doc.annotations {
+    let mut annotations: Vec<KeyValue> = match doc.annotations {
         Some(a) => a
             .into_iter()
             .filter(|kv| kv.key != "exec" && kv.key != SHAPE_ANNOTATION)
             .collect(),
         None => current.map(|c| c.annotations.clone()).unwrap_or_default(),
     };
+    // Parameters an update keeps stay as secret as they were, even when its
+    // annotations leave `secret-parameters` out.
+    if keeps_parameters
+        && !annotations.iter().any(|kv| kv.key == SECRETS_ANNOTATION)
+        && let Some(kept) =
+            current.and_then(|c| c.annotations.iter().find(|kv| kv.key == SECRETS_ANNOTATION))
+    {
+        annotations.push(kept.clone());
+    }
     let read = self::annotations(&annotations)?;
     if sequence.is_some() && read.web_export {
         return Err(ResolveError::new(
@@ -152,6 +162,7 @@ pub fn resolve(
             "a sequence is not a web action: invoke it through the API or a rule",
         ));
     }
+    check_secrets(&read.secret_parameters, &parameters)?;
     Ok(ActionSpec {
         code,
         limits,
@@ -349,6 +360,8 @@ pub struct Annotations {
     pub outbound_hosts: Vec<String>,
     /// `init`.
     pub init: Init,
+    /// `secret-parameters`: the parameters stored sealed and never shown.
+    pub secret_parameters: Vec<String>,
 }
 
 /// Which export, run once at deploy, pre-initializes an action's module (the
@@ -413,10 +426,58 @@ pub fn annotations(list: &[KeyValue]) -> Result<Annotations, ResolveError> {
             }
             OUTBOUND_ANNOTATION => out.outbound_hosts = outbound_hosts(&kv.value)?,
             INIT_ANNOTATION => out.init = init(&kv.value)?,
+            SECRETS_ANNOTATION => out.secret_parameters = secret_parameters(&kv.value)?,
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// The annotation listing an action's secret parameters (docs/secrets.md).
+pub const SECRETS_ANNOTATION: &str = "secret-parameters";
+
+/// `secret-parameters`: a JSON array of distinct, non-empty parameter names.
+fn secret_parameters(value: &Value) -> Result<Vec<String>, ResolveError> {
+    let field = format!("annotations.{SECRETS_ANNOTATION}");
+    let bad = |got: &Value| {
+        ResolveError::new(
+            field.clone(),
+            format!(
+                "annotation {SECRETS_ANNOTATION} must be a JSON array of parameter names, got {got}"
+            ),
+        )
+    };
+    let Value::Array(items) = value else {
+        return Err(bad(value));
+    };
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::String(s) if !s.is_empty() => {
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+            other => return Err(bad(other)),
+        }
+    }
+    Ok(out)
+}
+
+/// Every name `secret-parameters` lists must be one of the parameters.
+fn check_secrets(secrets: &[String], parameters: &[KeyValue]) -> Result<(), ResolveError> {
+    match secrets
+        .iter()
+        .find(|s| !parameters.iter().any(|kv| &kv.key == *s))
+    {
+        Some(missing) => Err(ResolveError::new(
+            format!("annotations.{SECRETS_ANNOTATION}"),
+            format!(
+                "annotation {SECRETS_ANNOTATION} lists '{missing}', which is not a parameter of the action"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `init`: an export name, `true` (the default export, required), or `false`.
@@ -621,6 +682,58 @@ mod tests {
             let e = err(json!({"annotations": [{"key": key, "value": value}]}));
             assert_eq!(e.field, format!("annotations.{key}"), "{key}={value}");
         }
+    }
+
+    #[test]
+    fn secret_parameters_must_be_a_list_of_parameter_names() {
+        let p = json!([{"key": "token", "value": "abcd"}]);
+        for bad in [json!("token"), json!([1]), json!([""]), json!({"a": 1})] {
+            let e = err(
+                json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": bad}]}),
+            );
+            assert_eq!(e.field, "annotations.secret-parameters", "{bad}");
+            assert!(e.message.contains("JSON array"), "{}", e.message);
+        }
+        let e = err(
+            json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["other"]}]}),
+        );
+        // An update keeping the parameters keeps them secret.
+        let marked = json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["token"]}]});
+        let first = resolve(doc(marked), None, &Policy::default()).unwrap();
+        let rec = crate::ActionRecord::new("g", "a", "h".into(), crate::Shape::Command, first);
+        let kept = resolve(
+            doc(json!({"annotations": []})),
+            Some(&rec),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            annotations(&kept.annotations).unwrap().secret_parameters,
+            ["token"]
+        );
+        let replaced = resolve(
+            doc(json!({"parameters": p, "annotations": []})),
+            Some(&rec),
+            &Policy::default(),
+        )
+        .unwrap();
+        assert!(
+            annotations(&replaced.annotations)
+                .unwrap()
+                .secret_parameters
+                .is_empty()
+        );
+        assert!(e.message.contains("'other'"), "{}", e.message);
+        let s = resolve(
+            doc(json!({"parameters": p, "annotations": [{"key": SECRETS_ANNOTATION, "value": ["token", "token"]}]})),
+            None,
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            annotations(&s.annotations).unwrap().secret_parameters,
+            ["token"]
+        );
     }
 
     #[test]

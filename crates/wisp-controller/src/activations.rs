@@ -314,8 +314,22 @@ impl Begun {
     }
 
     /// The record of how it ended, now; its metrics recorded.
-    pub fn finish(self, end: Ended) -> Activation {
+    pub fn finish(self, mut end: Ended) -> Activation {
         let end_us = now_micros();
+        // No secret value of the action is ever recorded.
+        let redact = &self.action.redact;
+        if !redact.is_empty() {
+            match &mut end.result {
+                ActivationResult::Value(v) => crate::secrets::redact_value(redact, v),
+                ActivationResult::Error(e) => {
+                    *e = crate::secrets::redact_str(redact, e).into_owned();
+                }
+                ActivationResult::Status(_) => {}
+            }
+            if let Logs::Lines(lines) = &mut end.logs {
+                crate::secrets::redact_lines(redact, lines);
+            }
+        }
         if let Some(m) = &self.action.metrics {
             m.record(
                 end.status,
@@ -496,7 +510,11 @@ impl Activation {
             },
             logs: match &self.logs {
                 Logs::Lines(lines) => log_lines(end, lines),
-                Logs::Web(web) => log_lines(end, &web.lines()),
+                Logs::Web(web) => {
+                    let mut lines = web.lines();
+                    crate::secrets::redact_lines(&self.action.redact, &mut lines);
+                    log_lines(end, &lines)
+                }
                 Logs::Components(ids) => ids.iter().map(|id| id.as_str().to_string()).collect(),
             },
             annotations: vec![

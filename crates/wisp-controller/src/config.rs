@@ -138,6 +138,9 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// An address that serves `/metrics` (only) without authentication.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The key file sealing secret parameters (docs/secrets.md); `None`:
+    /// [`crate::secrets::default_key_file`].
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -185,6 +188,7 @@ impl ServerConfig {
             metrics_max_actions: METRICS_MAX_ACTIONS,
             metrics_token: None,
             metrics_listen: None,
+            secret_key_file: None,
         }
     }
 

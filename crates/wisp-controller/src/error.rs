@@ -162,6 +162,11 @@ impl ApiError {
     pub fn gateway_timeout(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", message)
     }
+    /// 500: the server's secret key is unusable, or a stored secret does not
+    /// open with it; the message names the key file and the action.
+    pub fn secret_key(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "secret_key", message)
+    }
     /// 500: wisp itself failed; the cause is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {cause}");

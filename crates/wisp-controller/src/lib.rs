@@ -26,6 +26,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 mod warm;
 
@@ -34,7 +35,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use wisp_api::{ActionRecord, Policy};
+use wisp_api::{ActionRecord, KeyValue, Policy};
 use wisp_invoker::{ActionSlots, Grants, InvokeLimits, Invoker};
 use wisp_patterns::{CallLog, KeepPolicy};
 use wisp_registry::Registry;
@@ -59,6 +60,11 @@ pub struct Deployed {
     pub slots: Arc<ActionSlots>,
     /// Its parameters as environment variables (for CGI commands).
     pub env: Vec<(String, String)>,
+    /// Its full parameter list, secrets opened (`record.parameters` holds
+    /// them sealed): what its calls see.
+    pub params: Vec<KeyValue>,
+    /// Its secret values, redacted from its activation records.
+    pub redact: Vec<String>,
     /// Its calls, for the access-pattern tracker (kept across updates).
     pub calls: Arc<CallLog>,
     /// Its metric series (kept across updates; the shared `_other` ones past
@@ -90,6 +96,8 @@ pub struct Controller {
     lifecycle: Arc<lifecycle::Lifecycle>,
     /// What `/metrics` serves.
     metrics: metrics::Metrics,
+    /// Seals and opens secret parameters.
+    secret_key: secrets::SecretKey,
 }
 
 impl Controller {
@@ -113,6 +121,16 @@ impl Controller {
             .max_connections
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let metrics = metrics::Metrics::new(config.metrics, config.metrics_max_actions);
+        let secret_key = secrets::SecretKey::load_or_create(
+            &config
+                .secret_key_file
+                .clone()
+                .or_else(secrets::default_key_file)
+                .unwrap_or_else(|| PathBuf::from("secret.key")),
+        );
+        if let Some(e) = secret_key.error() {
+            tracing::error!("secret parameters are unavailable: {e}");
+        }
         let ctl = Controller {
             policy: config.policy(),
             config,
@@ -125,6 +143,7 @@ impl Controller {
             connections: Arc::new(tokio::sync::Semaphore::new(config_connections)),
             lifecycle: Arc::default(),
             metrics,
+            secret_key,
         };
         // Every kept version's compiled code stays, for rollbacks.
         let mut used: std::collections::HashSet<String> =
@@ -143,7 +162,9 @@ impl Controller {
                 tracing::error!(action = %key, "skipping a stored action the server no longer allows: {e}; deploy it again to fix it");
                 continue;
             }
-            ctl.publish(record);
+            if let Err(e) = ctl.publish(record) {
+                tracing::error!(action = %key, "skipping a stored action whose secrets do not open: {}", e.message);
+            }
         }
         let removed = ctl.invoker.retain_compiled(|hash| used.contains(hash));
         if removed > 0 {
@@ -230,9 +251,24 @@ impl Controller {
         .map_err(ApiError::internal)?
     }
 
+    /// Seals the secret parameters of a record about to be stored.
+    pub(crate) fn seal(&self, record: &mut ActionRecord) -> Result<(), ApiError> {
+        self.secret_key.seal(record).map_err(|e| {
+            ApiError::secret_key(format!(
+                "cannot store the secret parameters of {}: {e}",
+                record.path()
+            ))
+        })
+    }
+
     /// Makes `record` the served version of its action; an update keeps the
-    /// action's call history and reservation.
-    pub(crate) fn publish(&self, record: ActionRecord) -> Arc<Deployed> {
+    /// action's call history and reservation. Refused when its secrets do not
+    /// open (the key changed): nothing changes then.
+    pub(crate) fn publish(&self, record: ActionRecord) -> Result<Arc<Deployed>, ApiError> {
+        let params = self.secret_key.open(&record).map_err(|e| {
+            ApiError::secret_key(format!("cannot open the action {}: {e}", record.path()))
+        })?;
+        let redact = secrets::redacted_texts(&params, &record.secret_keys());
         let files = self.files_of(&record.namespace, &record.name);
         let assets = files.join("assets");
         let grants = Grants {
@@ -246,8 +282,7 @@ impl Controller {
             memory_bytes: (record.limits.memory as usize) << 20,
             grants: Arc::new(grants),
         };
-        let env = record
-            .parameters
+        let env = params
             .iter()
             .map(|kv| {
                 let v = match &kv.value {
@@ -278,9 +313,11 @@ impl Controller {
             limits,
             slots,
             env,
+            params,
+            redact,
         });
         names.insert(deployed.record.name.clone(), deployed.clone());
-        deployed
+        Ok(deployed)
     }
 
     /// Stops serving an action; returns what was served.

@@ -133,7 +133,12 @@ pub async fn put<B: RequestBody>(
             )));
         }
     };
-    let current = ctl.lookup(ns, name).map(|d| d.record.clone());
+    // With its secrets opened: an update that keeps its parameters seals them
+    // again.
+    let current = ctl.lookup(ns, name).map(|d| ActionRecord {
+        parameters: d.params.clone(),
+        ..d.record.clone()
+    });
     if current.is_some() && !overwrite {
         return Err(ApiError::conflict(format!(
             "the action '{ns}/{name}' already exists; use overwrite=true to update it"
@@ -151,22 +156,29 @@ pub async fn put<B: RequestBody>(
         (doc, None)
     };
     let mut spec = resolve::resolve(doc, current.as_ref(), &ctl.policy)?;
+    if let Some(c) = &current {
+        let secrets = resolve::annotations(&spec.annotations)?.secret_parameters;
+        crate::secrets::keep_masked(&mut spec.parameters, &secrets, &c.parameters);
+    }
     let module = module.or_else(|| spec.code.take());
     let stored = match spec.sequence.as_mut() {
         // A module given replaces a sequence.
         Some(components) if module.is_none() => {
             sequences::check(ctl, ns, name, components)?;
-            let rec = ActionRecord::new(
+            let mut rec = ActionRecord::new(
                 ns,
                 name,
                 wisp_registry::module_hash(b""),
                 Shape::Command,
                 spec,
             );
-            let registry = ctl.registry.clone();
-            tokio::task::spawn_blocking(move || registry.put_action(rec, b"", None, overwrite))
-                .await
-                .map_err(ApiError::internal)??
+            let ctl2 = ctl.clone();
+            tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
+                ctl2.seal(&mut rec)?;
+                Ok(ctl2.registry.put_action(rec, b"", None, overwrite)?)
+            })
+            .await
+            .map_err(ApiError::internal)??
         }
         _ => {
             spec.sequence = None;
@@ -177,7 +189,7 @@ pub async fn put<B: RequestBody>(
     let replaced = current
         .map(|c| c.module_hash)
         .filter(|old| *old != stored.module_hash);
-    ctl.publish(stored);
+    ctl.publish(stored)?;
     if let Some(old) = replaced {
         ctl.release_module(&old);
     }
@@ -219,6 +231,7 @@ async fn store_module(
     let invoker = ctl.invoker.clone();
     let registry = ctl.registry.clone();
     let (ns2, name2) = (ns.to_string(), name.to_string());
+    let ctl2 = ctl.clone();
     tokio::task::spawn_blocking(move || -> Result<ActionRecord, ApiError> {
         let bad = |e: wisp_invoker::DeployError| ApiError::bad_request(e.to_string());
         // A module with an init runs it once, here; its snapshot is what runs.
@@ -235,6 +248,8 @@ async fn store_module(
             source_sha256: wisp_registry::module_hash(&module),
             source_size: module.len() as u64,
         });
+        // The registry only ever sees secret values sealed.
+        ctl2.seal(&mut rec)?;
         let source = snapshot.is_some().then_some(module.as_slice());
         Ok(registry.put_action(rec, runs, source, overwrite)?)
     })

@@ -30,7 +30,7 @@ pub async fn put<B: RequestBody>(
     let (count, bytes) = tokio::task::spawn_blocking(move || replace_assets(&files, &body))
         .await
         .map_err(ApiError::internal)??;
-    ctl.publish(action.record.clone());
+    ctl.publish(action.record.clone())?;
     Ok(respond::json(
         StatusCode::OK,
         &AssetsView {

@@ -45,7 +45,7 @@ pub async fn invoke<B: RequestBody>(
         (Ready::Module(prepared, admitted), warmth)
     };
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
-    let params = merge_params(&action.record.parameters, parse_params(&body)?)?;
+    let params = merge_params(&action.params, parse_params(&body)?)?;
     let subject = Some(caller.key_id.clone());
     let begun = Begun::new(&action, subject.clone(), warmth);
     let id = begun.id();

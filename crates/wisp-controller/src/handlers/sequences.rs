@@ -125,7 +125,7 @@ pub(crate) async fn run(
                 ids,
             );
         };
-        let merged = match invoke::merge_params(&action.record.parameters, params) {
+        let merged = match invoke::merge_params(&action.params, params) {
             Ok(p) => p,
             Err(_) => {
                 return stop(

@@ -71,7 +71,12 @@ pub async fn rollback<B: RequestBody>(
     tracing::info!(action = %record.path(), from = %before.version, to = %record.version, code_from = warmth.as_str(), "rolled back");
     let view = record.view(None);
     let replaced = (before.module_hash != record.module_hash).then_some(before.module_hash);
-    ctl.publish(record);
+    if let Err(e) = ctl.publish(record) {
+        // A version whose secrets no longer open (the key changed) is not
+        // served: the registry goes back to what is.
+        let _ = in_registry(ctl, ns, name, Some(before.version.clone())).await;
+        return Err(e);
+    }
     if let Some(old) = replaced {
         ctl.release_module(&old);
     }

@@ -35,7 +35,7 @@ pub struct DeployCommand {
         short = 'f',
         long = "file",
         value_name = "wisp.toml",
-        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "init", "no_init", "sequence"]
+        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "secrets", "init", "no_init", "sequence"]
     )]
     manifest: Option<PathBuf>,
     /// Make NAME a sequence of these actions, run in order, each one's result
@@ -78,6 +78,12 @@ pub struct DeployCommand {
     /// repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
+    /// Secret parameter KEY=VALUE (VALUE is taken as a string): a parameter
+    /// the `secret-parameters` annotation lists, stored sealed, never shown
+    /// (`********`) and redacted from activation records; repeatable. See
+    /// docs/secrets.md.
+    #[arg(long = "secret", value_name = "KEY=VALUE")]
+    secrets: Vec<String>,
     /// Run this export once at deploy and snapshot the instance it leaves:
     /// every call then starts from it (the `init` annotation). Default:
     /// `wizer-initialize`, when the module exports it.
@@ -165,6 +171,23 @@ impl DeployCommand {
             let (key, value) = parse_param(p)?;
             parameters.push(KeyValue { key, value });
         }
+        let mut secrets = Vec::new();
+        for p in &self.secrets {
+            let Some((key, value)) = p.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+                bail!(
+                    "--secret takes KEY=VALUE, got '{}'",
+                    p.split('=').next().unwrap_or("")
+                );
+            };
+            if parameters.iter().any(|kv| kv.key == key) {
+                bail!("'{key}' is given both as --param and as --secret");
+            }
+            parameters.push(KeyValue {
+                key: key.to_string(),
+                value: Value::String(value.to_string()),
+            });
+            secrets.push(key.to_string());
+        }
         let parts = Parts {
             limits: LimitsDoc {
                 memory: number(self.memory),
@@ -182,6 +205,7 @@ impl DeployCommand {
                 (Some(export), false) => Some(Value::String(export.clone())),
                 (None, false) => None,
             },
+            secrets,
         };
         let assets = match &self.assets {
             Some(dir) => Some(function::pack_assets(dir).context("--assets")?),

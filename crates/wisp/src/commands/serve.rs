@@ -139,6 +139,11 @@ pub struct ServeCommand {
     /// address: for a scraper on the node itself (keep it on loopback).
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// The 32-byte key sealing secret parameters at rest; created (0600,
+    /// random) when missing. Keep it outside the data directory (default
+    /// `$XDG_CONFIG_HOME/wisp/secret.key`, else `~/.config/wisp/secret.key`).
+    #[arg(long, env = "WISP_SECRET_KEY_FILE", value_name = "PATH")]
+    secret_key_file: Option<std::path::PathBuf>,
 }
 
 impl ServeCommand {
@@ -196,6 +201,7 @@ impl ServeCommand {
         c.metrics_max_actions = self.metrics_max_actions;
         c.metrics_token = self.metrics_token.clone();
         c.metrics_listen = self.metrics_listen;
+        c.secret_key_file = self.secret_key_file.clone();
         c
     }
 }

@@ -22,6 +22,10 @@ pub struct Server {
     child: Option<Child>,
     pub url: String,
     pub data_dir: PathBuf,
+    /// The key sealing secret parameters: in the temp dir, outside the data
+    /// directory, kept across restarts (change it before `resume` to start
+    /// with another key).
+    pub key_file: PathBuf,
     extra: Vec<String>,
     envs: Vec<(String, String)>,
     /// The server's stderr lines, when captured.
@@ -53,6 +57,7 @@ impl Server {
             child: None,
             url: String::new(),
             data_dir,
+            key_file: tmp.path().join("secret.key"),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             envs: envs
                 .iter()
@@ -82,6 +87,8 @@ impl Server {
             .arg(&self.data_dir)
             .arg("--api-key")
             .arg(KEY)
+            .arg("--secret-key-file")
+            .arg(&self.key_file)
             .args(&self.extra)
             .env_remove("WISP_API_KEY")
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -65,6 +65,9 @@ pub struct Parts {
     /// Annotation `init`: the export to run at deploy (a string), or `false`
     /// for none; absent, the server runs `wizer-initialize` when there is one.
     pub init: Option<Value>,
+    /// Annotation `secret-parameters`: the names of the parameters that are
+    /// secrets (their values are among `parameters`); none when empty.
+    pub secrets: Vec<String>,
 }
 
 impl Parts {
@@ -91,6 +94,12 @@ impl Parts {
             list.push(KeyValue {
                 key: wisp_api::resolve::INIT_ANNOTATION.into(),
                 value: init.clone(),
+            });
+        }
+        if !self.secrets.is_empty() {
+            list.push(KeyValue {
+                key: wisp_api::resolve::SECRETS_ANNOTATION.into(),
+                value: self.secrets.clone().into(),
             });
         }
         if let Some(a) = assets {
@@ -158,6 +167,8 @@ impl Function {
                 out.push(name);
             }
         }
+        // The server never shows a secret's value (`********`): a function
+        // with secrets always differs, and is deployed again.
         if sorted(&self.parameters) != sorted(&current.parameters) {
             out.push("parameters");
         }
@@ -316,6 +327,7 @@ mod tests {
             require_whisk_auth: Some(json!("s3cret")),
             allowed_outbound_hosts: vec!["example.com:443".into()],
             init: Some(json!("setup")),
+            secrets: Vec::new(),
         };
         let f = function(&parts);
         assert!(f.differences(&view_of(&f)).is_empty());

@@ -39,6 +39,9 @@ struct RawFunction {
     instances: Option<Spanned<i64>>,
     data: Option<Spanned<i64>>,
     parameters: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
+    /// Secret parameters: strings, or `${VAR}` for the deployer's environment
+    /// variable VAR (docs/secrets.md).
+    secrets: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
     allowed_outbound_hosts: Option<Spanned<Vec<String>>>,
     assets: Option<Spanned<String>>,
     web: Option<Spanned<bool>>,
@@ -312,6 +315,34 @@ fn check_entry(
         }
     }
 
+    let mut secrets = Vec::new();
+    if let Some(table) = &raw.secrets {
+        places
+            .annotations
+            .insert("annotations.secret-parameters", table.span());
+        for (k, v) in table.get_ref() {
+            let key = k.get_ref();
+            if parameters.iter().any(|kv| &kv.key == key) {
+                fail(
+                    &k.span(),
+                    format!("{label}: '{key}' is both in parameters and in secrets"),
+                );
+                continue;
+            }
+            match secret_value(v.get_ref()) {
+                Ok(value) => {
+                    parameters.push(KeyValue {
+                        key: key.clone(),
+                        value: Value::String(value),
+                    });
+                    places.parameters.push(k.span());
+                    secrets.push(key.clone());
+                }
+                Err(why) => fail(&v.span(), format!("{label}: secret '{key}': {why}")),
+            }
+        }
+    }
+
     let require_whisk_auth = match &raw.require_whisk_auth {
         None => None,
         Some(a) => {
@@ -376,6 +407,7 @@ fn check_entry(
             .map(|h| h.get_ref().clone())
             .unwrap_or_default(),
         init,
+        secrets,
     };
     for (span, message) in resolve_all(&parts, &places, &entry_at) {
         fail(&span, format!("{label}: {message}"));
@@ -452,6 +484,7 @@ fn manifest_key(field: &str) -> Option<&'static str> {
         "annotations.web-export" => "web",
         "annotations.require-whisk-auth" => "require-whisk-auth",
         "annotations.allowed-outbound-hosts" => "allowed-outbound-hosts",
+        "annotations.secret-parameters" => "secrets",
         _ => return None,
     })
 }
@@ -535,6 +568,20 @@ fn timeout_ms(v: &toml::Value) -> Result<Value, String> {
             "timeout must be milliseconds (an integer) or a duration such as \"5s\", got {}",
             other.type_str()
         )),
+    }
+}
+
+/// A secret's value: a string as written, or, written as exactly `${VAR}`,
+/// the deployer's environment variable VAR (which must be set), so that the
+/// secret need not be in the file.
+fn secret_value(v: &toml::Value) -> Result<String, String> {
+    let toml::Value::String(s) = v else {
+        return Err(format!("must be a string, got {}", v.type_str()));
+    };
+    match s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(var) if !var.is_empty() => std::env::var(var)
+            .map_err(|_| format!("the environment variable {var} is not set (or not UTF-8)")),
+        _ => Ok(s.clone()),
     }
 }
 
@@ -649,6 +696,43 @@ timeout = 250
             json!([{"key": "web-export", "value": true}])
         );
         assert_eq!(plain["parameters"], json!([]));
+    }
+
+    #[test]
+    fn secrets_come_from_the_file_or_the_environment() {
+        let dir = fixture();
+        let var = "WISP_MANIFEST_TEST_SECRET_8F3A";
+        let text = format!(
+            "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.secrets]\ntoken = \"${{{var}}}\"\nplain = \"literal\"\n"
+        );
+        let e = parse(&text, dir.path()).unwrap_err();
+        assert!(
+            e.iter()
+                .any(|p| p.message.contains(var) && p.message.contains("not set")),
+            "{e:?}"
+        );
+        let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.parameters]\nt = 1\n[function.secrets]\nt = \"x\"\n";
+        let e = parse(text, dir.path()).unwrap_err();
+        assert!(e.iter().any(|p| p.message.contains("both")), "{e:?}");
+        let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.secrets]\nplain = \"literal\"\nn = 1\n";
+        let e = parse(text, dir.path()).unwrap_err();
+        assert!(
+            e.iter().any(|p| p.message.contains("must be a string")),
+            "{e:?}"
+        );
+        let text = "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\n[function.secrets]\nplain = \"literal\"\n";
+        let f = parse(text, dir.path()).unwrap();
+        let doc = serde_json::to_value(f[0].doc()).unwrap();
+        assert_eq!(
+            doc["parameters"],
+            json!([{"key": "plain", "value": "literal"}])
+        );
+        assert!(
+            doc["annotations"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"key": "secret-parameters", "value": ["plain"]}))
+        );
     }
 
     #[test]
