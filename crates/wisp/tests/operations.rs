@@ -121,6 +121,8 @@ fn health_answers_while_starting_and_serving() {
             "--data-dir",
         ])
         .arg(&s.data_dir)
+        .arg("--secret-key-file")
+        .arg(&s.key_file)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -479,7 +481,9 @@ fn a_second_server_on_a_port_in_use_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wisp"))
         .args(["serve", "--listen", &addr, "--data-dir"])
-        .arg(dir.path())
+        .arg(dir.path().join("data"))
+        .arg("--secret-key-file")
+        .arg(dir.path().join("secret.key"))
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -269,3 +269,35 @@ fn a_bad_secret_parameters_annotation_is_refused() {
     }
     assert_eq!(s.get("/api/v1/namespaces/_/actions/bad").status, 404);
 }
+
+#[test]
+fn a_rollback_opens_the_sealed_values_of_its_version() {
+    let s = Server::start(&[]);
+    let doc = |token: &str| {
+        json!({
+            "parameters": [{"key": "TOKEN", "value": token}],
+            "annotations": [{"key": "secret-parameters", "value": ["TOKEN"]}]
+        })
+    };
+    let token_of = |s: &Server| {
+        let r = s.web("GET", "/fn/cgi/x?env", b"");
+        assert_eq!(r.status, 200);
+        r.text()
+            .lines()
+            .find_map(|l| l.strip_prefix("TOKEN=").map(str::to_string))
+            .unwrap()
+    };
+    s.deploy("cgi", &example_bytes("cgi-rust"), doc("first-token-1"));
+    s.deploy("cgi", &example_bytes("cgi-rust"), doc("second-token-2"));
+    assert_eq!(token_of(&s), "second-token-2");
+    let r = request(
+        "POST",
+        &format!("{}/rollback", s.action_url("cgi")),
+        Some(KEY),
+        Some("application/json"),
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("first-token-1"), "{}", r.text());
+    assert_eq!(token_of(&s), "first-token-1");
+}
