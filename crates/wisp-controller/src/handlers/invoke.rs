@@ -15,7 +15,7 @@ use serde_json::Value;
 use wisp_api::ActivationStatus;
 use wisp_invoker::{Admitted, Prepared};
 
-use crate::activations::{ActivationResult, Begun, Ended, Logs};
+use crate::activations::{ActivationId, ActivationResult, Begun, Ended, Logs};
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
 use crate::error::{ApiError, Failure, failure};
@@ -43,23 +43,9 @@ pub async fn invoke<B: RequestBody>(
     let id = begun.id();
 
     if !blocking {
-        let ctl = ctl.clone();
-        // A drain waits for it too.
-        let in_flight = ctl.lifecycle().enter();
-        let span = tracing::Span::current();
-        tokio::spawn(async move {
-            let _in_flight = in_flight;
-            let ended = match run(&ctl, &action, &prepared, admitted, &params).await {
-                Ok(ended) => ended,
-                // The id was handed out: a refusal is recorded too, never lost.
-                Err(e) => {
-                    tracing::info!(activation = %id, action = %action.path, "background invocation failed: {}", e.message);
-                    Ended::refused(ActivationStatus::InternalError, e.message)
-                }
-            };
-            tracked.end(warmth, ended.status.is_success());
-            ctl.activations.record(begun.finish(ended));
-        }.instrument(span));
+        spawn_admitted(
+            ctl, action, prepared, admitted, params, begun, tracked, warmth,
+        );
         return Ok(respond::json(
             StatusCode::ACCEPTED,
             &serde_json::json!({"activationId": id.as_str()}),
@@ -80,6 +66,59 @@ pub async fn invoke<B: RequestBody>(
     };
     ctl.activations.record(activation);
     Ok(respond::with_activation_id(response, id.as_str()))
+}
+
+/// Starts a background invocation of `action` with `params` (merged over its
+/// defaults) for `subject`, through normal admission; its activation id once
+/// admitted. Triggers (and sequences) start their actions through this.
+pub async fn start(
+    ctl: &Arc<Controller>,
+    action: Arc<Deployed>,
+    subject: &str,
+    params: Value,
+) -> Result<ActivationId, ApiError> {
+    let tracked = action.calls.start(wisp_patterns::client_id(subject));
+    let (prepared, warmth) = ctl.template(&action.record).await?;
+    let admitted = ctl.invoker.admit(&action.slots).await?;
+    let params = merge_params(&action.record.parameters, params)?;
+    let begun = Begun::new(&action, Some(subject.to_string()), warmth);
+    let id = begun.id();
+    spawn_admitted(
+        ctl, action, prepared, admitted, params, begun, tracked, warmth,
+    );
+    Ok(id)
+}
+
+/// Runs an admitted invocation in the background and records how it ended.
+#[allow(clippy::too_many_arguments, reason = "the parts of one admitted call")]
+fn spawn_admitted(
+    ctl: &Arc<Controller>,
+    action: Arc<Deployed>,
+    prepared: Arc<Prepared>,
+    admitted: Admitted,
+    params: Value,
+    begun: Begun,
+    tracked: wisp_patterns::tracker::Call,
+    warmth: wisp_api::Warmth,
+) {
+    let id = begun.id();
+    let ctl = ctl.clone();
+    // A drain waits for it too.
+    let in_flight = ctl.lifecycle().enter();
+    let span = tracing::Span::current();
+    tokio::spawn(async move {
+        let _in_flight = in_flight;
+        let ended = match run(&ctl, &action, &prepared, admitted, &params).await {
+            Ok(ended) => ended,
+            // The id was handed out: a refusal is recorded too, never lost.
+            Err(e) => {
+                tracing::info!(activation = %id, action = %action.path, "background invocation failed: {}", e.message);
+                Ended::refused(ActivationStatus::InternalError, e.message)
+            }
+        };
+        tracked.end(warmth, ended.status.is_success());
+        ctl.activations.record(begun.finish(ended));
+    }.instrument(span));
 }
 
 /// Runs an admitted API invocation. A failing action is an [`Ended`] with its
@@ -129,7 +168,10 @@ fn parse_params(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Merges the call's parameters over the action's defaults.
-fn merge_params(defaults: &[wisp_api::KeyValue], call: Value) -> Result<Value, ApiError> {
+pub(crate) fn merge_params(
+    defaults: &[wisp_api::KeyValue],
+    call: Value,
+) -> Result<Value, ApiError> {
     let mut merged = serde_json::Map::new();
     for kv in defaults {
         merged.insert(kv.key.clone(), kv.value.clone());

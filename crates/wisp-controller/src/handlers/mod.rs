@@ -8,5 +8,7 @@ pub mod admin;
 pub mod assets;
 pub mod invoke;
 pub mod metrics;
+pub mod rules;
+pub mod triggers;
 pub mod versions;
 pub mod web;
