@@ -148,7 +148,10 @@ fn triggers_and_rules_crud_errors_and_firing() {
     let runs = wait_activations(&s, "echo", |l| !l.is_empty());
     assert_eq!(runs.len(), 1, "{runs:?}");
     let text = runs[0].to_string();
-    assert_eq!(runs[0]["response"]["result"]["greeting"], "Hello, first!", "{text}");
+    assert_eq!(
+        runs[0]["response"]["result"]["greeting"], "Hello, first!",
+        "{text}"
+    );
     let rec = wait_activations(&s, "t", |l| !l.is_empty());
     assert_eq!(rec.len(), 1, "{rec:?}");
     assert_eq!(rec[0]["activationId"], trigger_id.as_str());
