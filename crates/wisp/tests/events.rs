@@ -184,3 +184,54 @@ fn triggers_and_rules_crud_errors_and_firing() {
     assert_eq!(call(&s, "DELETE", "triggers/t", Value::Null).status, 200);
     assert_eq!(call(&s, "POST", "triggers/t", json!({})).status, 404);
 }
+
+#[test]
+fn a_throttled_rule_invocation_is_recorded() {
+    let s = Server::start(&["--queue-timeout", "200"]);
+    s.deploy(
+        "slow",
+        &example_bytes("sandbox-probe"),
+        json!({"limits": {"instances": 1}}),
+    );
+    assert_eq!(call(&s, "PUT", "triggers/busy", json!({})).status, 200);
+    let r = call(
+        &s,
+        "PUT",
+        "rules/r1",
+        json!({"trigger": "busy", "action": "slow"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Hold the action's one instance.
+    let url = format!("{}?blocking=true&result=true", s.action_url("slow"));
+    let holder = std::thread::spawn(move || {
+        request(
+            "POST",
+            &url,
+            Some(KEY),
+            Some("application/json"),
+            r#"{"op":"sleep","ms":2000}"#,
+        )
+        .status
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        call(&s, "POST", "triggers/busy", json!({"op": "count"})).status,
+        202
+    );
+    let rec = wait_activations(&s, "busy", |l| !l.is_empty());
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    let line: Value = serde_json::from_str(rec[0]["logs"][0].as_str().unwrap()).unwrap();
+    assert_eq!(line["success"], false, "{line}");
+    assert_eq!(line["statusCode"], 429, "{line}");
+    assert!(line["error"].as_str().unwrap().contains("limit"), "{line}");
+    let refused = line["activationId"].as_str().unwrap().to_string();
+    let runs = wait_activations(&s, "slow", |l| {
+        l.iter().any(|a| a["activationId"] == refused.as_str())
+    });
+    let a = runs
+        .iter()
+        .find(|a| a["activationId"] == refused.as_str())
+        .expect("the refused invocation has a record");
+    assert_eq!(a["response"]["status"], "whisk internal error", "{a}");
+    assert_eq!(holder.join().unwrap(), 200);
+}
