@@ -235,3 +235,32 @@ fn a_throttled_rule_invocation_is_recorded() {
     assert_eq!(a["response"]["status"], "whisk internal error", "{a}");
     assert_eq!(holder.join().unwrap(), 200);
 }
+
+#[test]
+fn cli_manages_triggers_and_rules() {
+    let s = Server::start(&[]);
+    s.deploy("greet", &example_bytes("json-rust"), json!({}));
+    let (ok, out, err) = cli(
+        &s,
+        &["trigger", "create", "tc", "--payload", r#"{"name":"cli"}"#],
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(&s, &["rule", "create", "rc", "tc", "greet"]);
+    assert!(ok && out.contains("active"), "{out}{err}");
+    let (ok, out, _) = cli(&s, &["trigger", "ls"]);
+    assert!(ok && out.contains("tc"), "{out}");
+    let (ok, out, err) = cli(&s, &["trigger", "fire", "tc"]);
+    assert!(ok && out.trim().len() == 32, "{out}{err}");
+    let runs = wait_activations(&s, "greet", |l| !l.is_empty());
+    assert_eq!(runs[0]["response"]["result"]["greeting"], "Hello, cli!");
+    let (ok, out, _) = cli(&s, &["rule", "disable", "rc"]);
+    assert!(ok && out.contains("inactive"), "{out}");
+    let (ok, out, _) = cli(&s, &["rule", "ls"]);
+    assert!(ok && out.contains("rc\tinactive"), "{out}");
+    let (ok, _, err) = cli(&s, &["trigger", "fire", "tc", "[1]"]);
+    assert!(!ok && err.contains("JSON object"), "{err}");
+    assert!(cli(&s, &["rule", "rm", "rc"]).0);
+    assert!(cli(&s, &["trigger", "rm", "tc"]).0);
+    let (ok, _, err) = cli(&s, &["trigger", "rm", "tc"]);
+    assert!(!ok && err.contains("does not exist"), "{err}");
+}

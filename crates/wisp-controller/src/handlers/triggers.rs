@@ -141,7 +141,7 @@ pub fn fire(
     payload: Value,
 ) -> Result<ActivationId, ApiError> {
     let trigger = load(ctl, ns, name)?.ok_or_else(|| not_found(ns, name))?;
-    let params = invoke::merge_params(&trigger.parameters, payload.clone())?;
+    let params = invoke::merge_params(&trigger.parameters, payload)?;
     let start_us = next_order();
     let id = ActivationId::new(start_us, salt());
     let rules: Vec<RuleView> = ctl
@@ -169,7 +169,7 @@ pub fn fire(
                     "error": format!("action {action_path} does not exist")})
                 }
                 Some(action) => {
-                    match invoke::start(&ctl, action.clone(), &subject, payload.clone()).await {
+                    match invoke::start(&ctl, action.clone(), &subject, params.clone()).await {
                         Ok(aid) => {
                             json!({"statusCode": 0, "success": true, "activationId": aid.as_str(),
                         "rule": rule_path, "action": action_path})
