@@ -432,7 +432,20 @@ mod tests {
             Route::ListNamespaces
         );
         assert_eq!(
-            route(&Method::GET, "/api/v1/namespaces/g/triggers"),
+            route(&Method::GET, "/api/v1/namespaces/g/packages"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(&Method::POST, "/api/v1/namespaces/_/rules/r"),
+            Route::Entity {
+                namespace: "_".into(),
+                collection: EntityKind::Rule,
+                name: Some("r".into()),
+                method: Method::POST
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces/g/triggers/t/x"),
             Route::NotFound
         );
         assert_eq!(route(&Method::GET, "/nothing"), Route::NotFound);
