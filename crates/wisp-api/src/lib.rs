@@ -25,6 +25,7 @@
 pub mod action;
 pub mod activation;
 pub mod admin;
+pub mod events;
 pub mod resolve;
 pub mod stats;
 pub mod version;

@@ -82,6 +82,28 @@ impl ActivationLog {
         }
     }
 
+    /// Writes a record that is no action's (a trigger's firing) at once, as a
+    /// batch of one; a storage failure is logged, never lost silently.
+    pub fn record_document(
+        &self,
+        namespace: &str,
+        name: &str,
+        id: &str,
+        start_us: u64,
+        doc: &Value,
+    ) {
+        if !self.enabled {
+            return;
+        }
+        let mut batch = wisp_registry::ActivationBatch::with_capacity(512);
+        batch.push(namespace, name, id, start_us, |out| {
+            let _ = serde_json::to_writer(out, doc);
+        });
+        if let Err(e) = self.registry.put_activations(&batch) {
+            tracing::warn!(activation = %id, "trigger activation not written: {e}");
+        }
+    }
+
     /// Unwritten records (in flight, then pending) that `keep` selects, copied
     /// out so they are encoded outside the locks. Both locks are held together,
     /// in the order `flush` takes them, so a batch moving from pending to in

@@ -125,6 +125,15 @@ async fn answer<B: RequestBody>(
             let caller = authorize(&ctl.keys, req.headers(), &namespace)?;
             activations::view(ctl, query, &caller.namespace, op).await
         }
+        Route::Entity {
+            namespace,
+            collection,
+            name,
+            method,
+        } => {
+            let caller = authorize(&ctl.keys, req.headers(), &namespace)?;
+            crate::events::dispatch(ctl, req, &caller, collection, name, method).await
+        }
         Route::ListActions { namespace } => {
             let caller = authorize(&ctl.keys, req.headers(), &namespace)?;
             actions::list(ctl, query, &caller.namespace)

@@ -21,6 +21,7 @@ pub mod config;
 pub mod dispatch;
 pub mod edge;
 pub mod error;
+pub mod events;
 pub mod handlers;
 pub mod keys;
 pub mod lifecycle;

@@ -51,6 +51,17 @@ pub enum Route {
     /// `POST /api/v1/admin/namespaces/{ns}/keys[?rotate=true]`,
     /// `DELETE /api/v1/admin/keys/{id}`.
     Admin(AdminOp),
+    /// Triggers and rules: `/api/v1/namespaces/{ns}/triggers|rules[/{name}]`.
+    Entity {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+        /// `triggers` or `rules`.
+        collection: EntityKind,
+        /// The entity's name; `None` for the listing.
+        name: Option<String>,
+        /// The request's method.
+        method: Method,
+    },
     /// A known path with a method it does not support.
     MethodNotAllowed,
     /// Nothing here.
@@ -93,6 +104,15 @@ pub enum ActivationOp {
     Logs(String),
     /// One record's response.
     Result(String),
+}
+
+/// Which event entities a [`Route::Entity`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    /// `triggers`.
+    Trigger,
+    /// `rules`.
+    Rule,
 }
 
 /// Operations on one action.
@@ -198,6 +218,24 @@ pub fn route(method: &Method, path: &str) -> Route {
                     op,
                 },
             )
+        }
+        ["namespaces", ns, coll @ ("triggers" | "rules"), rest @ ..] => {
+            let collection = if *coll == "triggers" {
+                EntityKind::Trigger
+            } else {
+                EntityKind::Rule
+            };
+            let name = match rest {
+                [] | [""] => None,
+                [name] => Some(name.to_string()),
+                _ => return Route::NotFound,
+            };
+            Route::Entity {
+                namespace: ns.to_string(),
+                collection,
+                name,
+                method: method.clone(),
+            }
         }
         ["namespaces", ns, "actions", name, "versions"] => {
             action_op(method == Method::GET, ns, name, ActionOp::Versions)
@@ -388,7 +426,20 @@ mod tests {
             Route::ListNamespaces
         );
         assert_eq!(
-            route(&Method::GET, "/api/v1/namespaces/g/triggers"),
+            route(&Method::GET, "/api/v1/namespaces/g/packages"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(&Method::POST, "/api/v1/namespaces/_/rules/r"),
+            Route::Entity {
+                namespace: "_".into(),
+                collection: EntityKind::Rule,
+                name: Some("r".into()),
+                method: Method::POST
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/api/v1/namespaces/g/triggers/t/x"),
             Route::NotFound
         );
         assert_eq!(route(&Method::GET, "/nothing"), Route::NotFound);

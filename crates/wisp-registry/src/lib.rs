@@ -20,6 +20,7 @@
 
 mod activation_log;
 mod batch;
+mod entities;
 mod redb_store;
 mod versions;
 
@@ -179,6 +180,32 @@ pub trait Registry: Send + Sync + 'static {
     fn list_keys(&self) -> Result<Vec<StoredKey>>;
     /// Deletes a key; the deleted key, if it existed.
     fn delete_key(&self, id: &str) -> Result<Option<StoredKey>>;
+
+    // Entities (triggers, rules, alarm feeds): JSON documents by kind.
+    /// Stores an entity's JSON document; [`RegistryError::Conflict`] when it
+    /// exists and `overwrite` is false.
+    fn put_entity(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        json: &[u8],
+        overwrite: bool,
+    ) -> Result<()>;
+    /// One entity's document.
+    fn get_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Entities of a kind in a namespace, sorted by name: `(name, json)`.
+    fn list_entities(
+        &self,
+        kind: &str,
+        namespace: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Deletes an entity, returning its document if it existed.
+    fn delete_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Every entity of a kind, in every namespace: `(namespace, name, json)`.
+    fn all_entities(&self, kind: &str) -> Result<Vec<(String, String, Vec<u8>)>>;
 }
 
 #[cfg(test)]

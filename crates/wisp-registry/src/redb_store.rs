@@ -95,6 +95,7 @@ impl RedbRegistry {
             txn.open_table(NAMESPACES).map_err(storage)?;
             txn.open_table(KEYS).map_err(storage)?;
             txn.open_table(VERSIONS).map_err(storage)?;
+            txn.open_table(crate::entities::ENTITIES).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let activations = crate::activation_log::ActivationLog::open(
@@ -508,6 +509,45 @@ impl Registry for RedbRegistry {
         };
         txn.commit().map_err(storage)?;
         Ok(removed)
+    }
+
+    // Entities: see entities.rs.
+    fn put_entity(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        json: &[u8],
+        overwrite: bool,
+    ) -> Result<()> {
+        crate::entities::put(&self.db, kind, namespace, name, json, overwrite)
+    }
+
+    fn get_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::entities::get(&self.db, kind, namespace, name)
+    }
+
+    fn list_entities(
+        &self,
+        kind: &str,
+        namespace: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(
+            crate::entities::list(&self.db, kind, Some(namespace), skip, limit)?
+                .into_iter()
+                .map(|(_, name, json)| (name, json))
+                .collect(),
+        )
+    }
+
+    fn delete_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>> {
+        crate::entities::delete(&self.db, kind, namespace, name)
+    }
+
+    fn all_entities(&self, kind: &str) -> Result<Vec<(String, String, Vec<u8>)>> {
+        crate::entities::list(&self.db, kind, None, 0, usize::MAX)
     }
 }
 

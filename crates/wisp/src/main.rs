@@ -74,6 +74,10 @@ enum Command {
     Stats(commands::stats::StatsCommand),
     /// Drive an HTTP URL with an access pattern (SCMA, MCSA, MCMA) and report latencies.
     Load(commands::load::LoadCommand),
+    /// Manage triggers: create, fire, ls, rm.
+    Trigger(commands::trigger::TriggerCommand),
+    /// Manage rules: create, enable, disable, rm, ls.
+    Rule(commands::rule::RuleCommand),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,8 @@ fn main() -> ExitCode {
         Command::Rollback(c) => c.execute(g),
         Command::Stats(c) => c.execute(g),
         Command::Load(c) => c.execute(),
+        Command::Trigger(c) => c.execute(g),
+        Command::Rule(c) => c.execute(g),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use wisp_api::ActivationStatus;
 use wisp_invoker::{Admitted, Prepared};
 
-use crate::activations::{ActivationResult, Begun, Ended, Logs};
+use crate::activations::{ActivationId, ActivationResult, Begun, Ended, Logs};
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
 use crate::error::{ApiError, Failure, failure};
@@ -36,14 +36,7 @@ pub async fn invoke<B: RequestBody>(
     let blocking = extract::flag(query, "blocking");
     let result_only = extract::flag(query, "result");
     let tracked = action.calls.start(wisp_patterns::client_id(&caller.key_id));
-    // A sequence admits each of its actions when it reaches it.
-    let (ready, warmth) = if action.record.sequence.is_some() {
-        (Ready::Sequence, wisp_api::Warmth::Hot)
-    } else {
-        let (prepared, warmth) = ctl.template(&action.record).await?;
-        let admitted = ctl.invoker.admit(&action.slots).await?;
-        (Ready::Module(prepared, admitted), warmth)
-    };
+    let (ready, warmth) = ready(ctl, &action).await?;
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
     let params = merge_params(&action.params, parse_params(&body)?)?;
     let subject = Some(caller.key_id.clone());
@@ -51,23 +44,7 @@ pub async fn invoke<B: RequestBody>(
     let id = begun.id();
 
     if !blocking {
-        let ctl = ctl.clone();
-        // A drain waits for it too.
-        let in_flight = ctl.lifecycle().enter();
-        let span = tracing::Span::current();
-        tokio::spawn(async move {
-            let _in_flight = in_flight;
-            let ended = match execute(&ctl, &action, ready, params, subject).await {
-                Ok(ended) => ended,
-                // The id was handed out: a refusal is recorded too, never lost.
-                Err(e) => {
-                    tracing::info!(activation = %id, action = %action.path, "background invocation failed: {}", e.message);
-                    Ended::refused(ActivationStatus::InternalError, e.message)
-                }
-            };
-            tracked.end(warmth, ended.status.is_success());
-            ctl.activations.record(begun.finish(ended));
-        }.instrument(span));
+        spawn_admitted(ctl, action, ready, params, subject, begun, tracked, warmth);
         return Ok(respond::json(
             StatusCode::ACCEPTED,
             &serde_json::json!({"activationId": id.as_str()}),
@@ -110,6 +87,72 @@ pub(crate) async fn execute(
         Ready::Module(prepared, admitted) => run(ctl, action, &prepared, admitted, &params).await,
         Ready::Sequence => Ok(sequences::run(ctl, action, params, subject, 0).await),
     }
+}
+
+/// An action's template and its admission to an instance slot (nothing for a
+/// sequence, whose actions are admitted one by one), with where its code came
+/// from.
+pub(crate) async fn ready(
+    ctl: &Arc<Controller>,
+    action: &Deployed,
+) -> Result<(Ready, wisp_api::Warmth), ApiError> {
+    if action.record.sequence.is_some() {
+        return Ok((Ready::Sequence, wisp_api::Warmth::Hot));
+    }
+    let (prepared, warmth) = ctl.template(&action.record).await?;
+    let admitted = ctl.invoker.admit(&action.slots).await?;
+    Ok((Ready::Module(prepared, admitted), warmth))
+}
+
+/// Starts a background invocation of `action` with `params` (merged over its
+/// defaults) for `subject`, through normal admission; its activation id once
+/// admitted. Triggers start their rules' actions through this.
+pub async fn start(
+    ctl: &Arc<Controller>,
+    action: Arc<Deployed>,
+    subject: &str,
+    params: Value,
+) -> Result<ActivationId, ApiError> {
+    let tracked = action.calls.start(wisp_patterns::client_id(subject));
+    let (ready, warmth) = ready(ctl, &action).await?;
+    let params = merge_params(&action.params, params)?;
+    let subject = Some(subject.to_string());
+    let begun = Begun::new(&action, subject.clone(), warmth);
+    let id = begun.id();
+    spawn_admitted(ctl, action, ready, params, subject, begun, tracked, warmth);
+    Ok(id)
+}
+
+/// Runs an admitted invocation in the background and records how it ended.
+#[allow(clippy::too_many_arguments, reason = "the parts of one admitted call")]
+fn spawn_admitted(
+    ctl: &Arc<Controller>,
+    action: Arc<Deployed>,
+    ready: Ready,
+    params: Value,
+    subject: Option<String>,
+    begun: Begun,
+    tracked: wisp_patterns::tracker::Call,
+    warmth: wisp_api::Warmth,
+) {
+    let id = begun.id();
+    let ctl = ctl.clone();
+    // A drain waits for it too.
+    let in_flight = ctl.lifecycle().enter();
+    let span = tracing::Span::current();
+    tokio::spawn(async move {
+        let _in_flight = in_flight;
+        let ended = match execute(&ctl, &action, ready, params, subject).await {
+            Ok(ended) => ended,
+            // The id was handed out: a refusal is recorded too, never lost.
+            Err(e) => {
+                tracing::info!(activation = %id, action = %action.path, "background invocation failed: {}", e.message);
+                Ended::refused(ActivationStatus::InternalError, e.message)
+            }
+        };
+        tracked.end(warmth, ended.status.is_success());
+        ctl.activations.record(begun.finish(ended));
+    }.instrument(span));
 }
 
 /// Runs an admitted API invocation. A failing action is an [`Ended`] with its

@@ -8,6 +8,8 @@ pub mod admin;
 pub mod assets;
 pub mod invoke;
 pub mod metrics;
+pub mod rules;
 pub mod sequences;
+pub mod triggers;
 pub mod versions;
 pub mod web;

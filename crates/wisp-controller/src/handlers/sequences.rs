@@ -173,17 +173,13 @@ async fn step(
 ) -> (Ended, ActivationId) {
     let client = wisp_patterns::client_id(subject.as_deref().unwrap_or(""));
     let tracked = action.calls.start(client);
-    let ready = if action.record.sequence.is_some() {
-        Ok((None, Warmth::Hot))
-    } else {
-        admit(ctl, action).await.map(|(r, w)| (Some(r), w))
-    };
+    let ready = invoke::ready(ctl, action).await;
     let warmth = ready.as_ref().map_or(Warmth::Hot, |(_, w)| *w);
     let begun = Begun::new(action, subject.clone(), warmth);
     let id = begun.id();
     let ended = match ready {
-        Ok((None, _)) => run(ctl, action, params, subject, depth + 1).await,
-        Ok((Some(ready), _)) => invoke::execute(ctl, action, ready, params, subject)
+        Ok((Ready::Sequence, _)) => run(ctl, action, params, subject, depth + 1).await,
+        Ok((ready, _)) => invoke::execute(ctl, action, ready, params, subject)
             .await
             .unwrap_or_else(refusal),
         Err(e) => refusal(e),
@@ -198,13 +194,6 @@ async fn step(
     };
     ctl.activations.record(begun.finish(ended));
     (outcome, id)
-}
-
-/// An action's template, and its admission to an instance slot.
-async fn admit(ctl: &Arc<Controller>, action: &Deployed) -> Result<(Ready, Warmth), ApiError> {
-    let (prepared, warmth) = ctl.template(&action.record).await?;
-    let admitted = ctl.invoker.admit(&action.slots).await?;
-    Ok((Ready::Module(prepared, admitted), warmth))
 }
 
 /// A refused step (overload, an internal fault) as the error that stops the

@@ -10,6 +10,8 @@ pub mod logs;
 pub mod namespace;
 pub mod new;
 pub mod rm;
+pub mod rule;
 pub mod serve;
 pub mod stats;
+pub mod trigger;
 pub mod versions;

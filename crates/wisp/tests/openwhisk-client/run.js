@@ -63,6 +63,41 @@ async function main() {
   await assert.rejects(other.actions.delete({ name, namespace: 'guest' }), status(403));
   await assert.rejects(other.activations.get({ name: activationId }), status(404));
 
+  // Triggers and rules: firing a trigger runs its active rule's action.
+  const trig = 'ow-trigger';
+  const rule = 'ow-rule';
+  await ow.triggers.create({ name: trig, trigger: { parameters: [{ key: 'base', value: 1 }] } });
+  assert.equal((await ow.triggers.get({ name: trig })).name, trig);
+  assert.ok((await ow.triggers.list()).some((t) => t.name === trig), 'trigger listed');
+  await ow.rules.create({ name: rule, trigger: trig, action: name });
+  const r = await ow.rules.get({ name: rule });
+  assert.equal(r.status, 'active');
+  assert.equal(r.action.name, name);
+  assert.ok((await ow.rules.list()).some((x) => x.name === rule), 'rule listed');
+  const ranBefore = (await ow.activations.list({ name, limit: 200 })).length;
+  const fired = await ow.triggers.invoke({ name: trig, params: { name: 'rule' } });
+  assert.ok(fired.activationId, 'trigger activation id');
+  let ran;
+  for (let i = 0; i < 100 && !ran; i++) {
+    const list = await ow.activations.list({ name, limit: 200, docs: true });
+    ran = list.find((a) => a.response && a.response.result && a.response.result.greeting === 'Hello, rule!');
+    if (!ran) await sleep(100);
+  }
+  assert.ok(ran, 'the rule ran the action with the payload');
+  await ow.rules.disable({ name: rule });
+  assert.equal((await ow.rules.get({ name: rule })).status, 'inactive');
+  await ow.triggers.invoke({ name: trig, params: { name: 'off' } });
+  await sleep(1000);
+  const offList = await ow.activations.list({ name, limit: 200, docs: true });
+  assert.ok(!offList.some((a) => a.response && a.response.result && a.response.result.greeting === 'Hello, off!'), 'a disabled rule does not run');
+  assert.equal(offList.length, ranBefore + 1, 'only the enabled firing ran the action');
+  await ow.rules.enable({ name: rule });
+  assert.equal((await ow.rules.get({ name: rule })).status, 'active');
+  await ow.rules.delete({ name: rule });
+  await assert.rejects(ow.rules.get({ name: rule }), status(404));
+  await ow.triggers.delete({ name: trig });
+  await assert.rejects(ow.triggers.get({ name: trig }), status(404));
+
   // A sequence: the first result is the second call's parameters.
   const seq = 'owseq';
   await ow.actions.create({ name: seq, action: { exec: { kind: 'sequence', components: [`/guest/${name}`, `/guest/${name}`] } } });
@@ -81,6 +116,19 @@ async function main() {
     ow.actions.update({ name: seq, action: { exec: { kind: 'sequence', components: [`/guest/${seq}`] } } }),
     status(400),
   );
+  // A sequence as a rule's action.
+  await ow.triggers.create({ name: 'ow-seq-trigger' });
+  await ow.rules.create({ name: 'ow-seq-rule', trigger: 'ow-seq-trigger', action: seq });
+  await ow.triggers.invoke({ name: 'ow-seq-trigger', params: { name: 'ruled' } });
+  let seqRan;
+  for (let i = 0; i < 100 && !seqRan; i++) {
+    const list = await ow.activations.list({ name: seq, limit: 50, docs: true });
+    seqRan = list.find((a) => a.logs && a.logs.length === 2 && a.response.result.greeting === 'Hello, stranger!');
+    if (!seqRan) await sleep(100);
+  }
+  assert.ok(seqRan, 'the rule ran the sequence');
+  await ow.rules.delete({ name: 'ow-seq-rule' });
+  await ow.triggers.delete({ name: 'ow-seq-trigger' });
   await ow.actions.delete({ name: seq });
 
   await ow.actions.delete({ name });
