@@ -116,18 +116,9 @@ pub enum ActionOp {
     Rollback,
 }
 
-/// Whether `s` is a valid namespace, package or action name: letters, digits and
-/// `_`, then also `@ . -`, at most 256 characters (OpenWhisk's entity names,
-/// without spaces).
-pub fn valid_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
-        _ => return false,
-    }
-    s.len() <= 256
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
-}
+/// Whether `s` is a valid namespace, package, action or key-value store name
+/// (defined with the wire types, which the registry checks store names with).
+pub use wisp_api::valid_name;
 
 /// Routes a request path (without the query string).
 pub fn route(method: &Method, path: &str) -> Route {
