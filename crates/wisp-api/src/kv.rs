@@ -57,6 +57,15 @@ pub struct StoreView {
     pub store: String,
 }
 
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvWrite {
+    /// Sets a key to a value.
+    Set(String, Vec<u8>),
+    /// Deletes a key (nothing when it is missing).
+    Delete(String),
+}
+
 /// Why a key or value is refused, as a sentence for the caller (the guest, a
 /// REST client): `None` when both are within the limits.
 pub fn check_entry(key: &str, value: Option<&[u8]>) -> Option<String> {

@@ -23,6 +23,7 @@ pub mod edge;
 pub mod error;
 pub mod handlers;
 pub mod keys;
+mod keyvalue;
 pub mod lifecycle;
 pub mod metrics;
 pub mod routes;
@@ -34,8 +35,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use wisp_api::{ActionRecord, Policy};
-use wisp_invoker::{ActionSlots, Grants, InvokeLimits, Invoker};
+use wisp_api::{ActionRecord, Policy, Shape};
+use wisp_invoker::{ActionSlots, ConfigVariables, Grants, InvokeLimits, Invoker, KeyValueGrant};
 use wisp_patterns::{CallLog, KeepPolicy};
 use wisp_registry::Registry;
 
@@ -57,7 +58,8 @@ pub struct Deployed {
     pub limits: InvokeLimits,
     /// Its own cap and reserved slots.
     pub slots: Arc<ActionSlots>,
-    /// Its parameters as environment variables (for CGI commands).
+    /// Its parameters as environment variables (for CGI commands; empty for
+    /// components, which read them through `wasi:config`).
     pub env: Vec<(String, String)>,
     /// Its calls, for the access-pattern tracker (kept across updates).
     pub calls: Arc<CallLog>,
@@ -75,6 +77,8 @@ pub struct Controller {
     policy: Policy,
     registry: Arc<dyn Registry>,
     invoker: Arc<Invoker>,
+    /// What components' `wasi:keyvalue` calls reach: the registry's stores.
+    kv: Arc<dyn wisp_invoker::KvBackend>,
     /// Action metadata, mirrored from the registry so the invocation path never
     /// reads the database.
     actions: RwLock<ActionMap>,
@@ -116,6 +120,7 @@ impl Controller {
         let ctl = Controller {
             policy: config.policy(),
             config,
+            kv: Arc::new(keyvalue::RegistryKv(registry.clone())),
             registry,
             invoker,
             actions: RwLock::new(HashMap::new()),
@@ -235,18 +240,10 @@ impl Controller {
     pub(crate) fn publish(&self, record: ActionRecord) -> Arc<Deployed> {
         let files = self.files_of(&record.namespace, &record.name);
         let assets = files.join("assets");
-        let grants = Grants {
-            data: (record.limits.storage > 0)
-                .then(|| (files.join("data"), record.limits.storage << 20)),
-            assets: assets.is_dir().then_some(assets),
-            outbound_hosts: record.outbound_hosts.clone(),
-        };
-        let limits = InvokeLimits {
-            timeout: Duration::from_millis(record.limits.timeout),
-            memory_bytes: (record.limits.memory as usize) << 20,
-            grants: Arc::new(grants),
-        };
-        let env = record
+        // Parameters are the environment of a CGI command and the
+        // `wasi:config` variables of a component: strings as they are, other
+        // values as JSON text.
+        let params: Vec<(String, String)> = record
             .parameters
             .iter()
             .map(|kv| {
@@ -257,6 +254,31 @@ impl Controller {
                 (kv.key.clone(), v)
             })
             .collect();
+        // Components get key-value stores and config variables; commands
+        // keep `/data` and their environment.
+        let component = record.shape == Shape::Http;
+        let grants = Grants {
+            data: (record.limits.storage > 0)
+                .then(|| (files.join("data"), record.limits.storage << 20)),
+            assets: assets.is_dir().then_some(assets),
+            outbound_hosts: record.outbound_hosts.clone(),
+            keyvalue: component.then(|| KeyValueGrant {
+                namespace: record.namespace.clone(),
+                stores: record.keyvalue_stores.clone(),
+                backend: self.kv.clone(),
+            }),
+            config: Arc::new(if component {
+                params.iter().cloned().collect()
+            } else {
+                ConfigVariables::default()
+            }),
+        };
+        let limits = InvokeLimits {
+            timeout: Duration::from_millis(record.limits.timeout),
+            memory_bytes: (record.limits.memory as usize) << 20,
+            grants: Arc::new(grants),
+        };
+        let env = if component { Vec::new() } else { params };
         let slots = self.invoker.action_slots(record.limits.instances);
         let mut map = match self.actions.write() {
             Ok(map) => map,

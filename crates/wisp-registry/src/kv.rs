@@ -9,7 +9,7 @@
 //! each write, so its quota can never be passed, even by racing writers.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use wisp_api::kv::{DEFAULT_STORE, KeyPage, MAX_PAGE_KEYS, check_entry};
+use wisp_api::kv::{DEFAULT_STORE, KeyPage, KvWrite, MAX_PAGE_KEYS, check_entry};
 use wisp_api::valid_name;
 
 use crate::redb_store::storage;
@@ -72,15 +72,6 @@ pub type KvResult<T> = std::result::Result<T, KvError>;
 
 fn db_err<E: std::fmt::Display>(e: E) -> KvError {
     KvError::Storage(storage(e))
-}
-
-/// One write of a batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KvWrite {
-    /// Sets a key to a value.
-    Set(String, Vec<u8>),
-    /// Deletes a key (nothing when it is missing).
-    Delete(String),
 }
 
 /// Which keys a listing returns: sorted, those starting with `prefix`, after

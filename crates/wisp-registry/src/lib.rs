@@ -26,9 +26,10 @@ mod redb_store;
 mod versions;
 
 pub use batch::ActivationBatch;
-pub use kv::{DEFAULT_KV_QUOTA_BYTES, KeyQuery, KvError, KvResult, KvWrite, NamespaceRemoval};
+pub use kv::{DEFAULT_KV_QUOTA_BYTES, KeyQuery, KvError, KvResult, NamespaceRemoval};
 pub use redb_store::{DEFAULT_KEEP_VERSIONS, RedbRegistry};
 pub use wisp_api::ActionRecord;
+pub use wisp_api::kv::KvWrite;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

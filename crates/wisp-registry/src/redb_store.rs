@@ -9,12 +9,13 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::kv::{self, KeyQuery, KvResult, KvWrite, NamespaceRemoval};
+use crate::kv::{self, KeyQuery, KvResult, NamespaceRemoval};
 use crate::versions::{self, VERSIONS};
 use crate::{
     ActionRecord, ActivationBatch, ActivationQuery, Registry, RegistryError, Result, StoredKey,
     next_version, now_millis,
 };
+use wisp_api::kv::KvWrite;
 
 /// `namespace/name` → JSON-encoded [`ActionRecord`].
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
