@@ -9,10 +9,11 @@ out=examples/build
 mkdir -p "$out"
 
 cargo build --quiet --manifest-path examples/Cargo.toml --release \
-    --target wasm32-wasip2 -p hello-http
+    --target wasm32-wasip2 -p hello-http -p kv-counter
 cargo build --quiet --manifest-path examples/Cargo.toml --release \
     --target wasm32-wasip1 -p cgi-rust -p json-rust -p sandbox-probe
 cp examples/target/wasm32-wasip2/release/hello_http.wasm "$out/hello-http.wasm"
+cp examples/target/wasm32-wasip2/release/kv_counter.wasm "$out/kv-counter.wasm"
 cp examples/target/wasm32-wasip1/release/cgi-rust.wasm "$out/cgi-rust.wasm"
 cp examples/target/wasm32-wasip1/release/json-rust.wasm "$out/json-rust.wasm"
 cp examples/target/wasm32-wasip1/release/sandbox-probe.wasm "$out/sandbox-probe.wasm"

@@ -182,6 +182,9 @@ pub struct ActionRecord {
     pub web_auth: WebAuth,
     /// Hosts its outgoing HTTP may reach (annotation `allowed-outbound-hosts`).
     pub outbound_hosts: Vec<String>,
+    /// Key-value stores besides `default` it may open (annotation
+    /// `keyvalue-stores`).
+    pub keyvalue_stores: Vec<String>,
     /// Last update, milliseconds since the Unix epoch.
     pub updated: u64,
     /// Format of the stored record (see [`RECORD_FORMAT`]).
@@ -234,6 +237,8 @@ struct StoredRecord {
     web_auth: Option<WebAuth>,
     #[serde(default)]
     outbound_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    keyvalue_stores: Option<Vec<String>>,
     updated: u64,
     #[serde(default = "first_format")]
     format: u32,
@@ -251,14 +256,25 @@ impl TryFrom<StoredRecord> for ActionRecord {
     type Error = crate::ResolveError;
 
     fn try_from(s: StoredRecord) -> Result<Self, Self::Error> {
-        let (web_export, web_auth, outbound_hosts) =
-            match (s.web_export, s.web_auth, s.outbound_hosts) {
-                (Some(e), Some(a), Some(h)) => (e, a, h),
-                _ => {
-                    let r = crate::resolve::annotations(&s.annotations)?;
-                    (r.web_export, r.web_auth, r.outbound_hosts)
-                }
-            };
+        // A record stored before a resolved field existed has it resolved
+        // from its annotations, once, at load.
+        let (web_export, web_auth, outbound_hosts, keyvalue_stores) = match (
+            s.web_export,
+            s.web_auth,
+            s.outbound_hosts,
+            s.keyvalue_stores,
+        ) {
+            (Some(e), Some(a), Some(h), Some(k)) => (e, a, h, k),
+            _ => {
+                let r = crate::resolve::annotations(&s.annotations)?;
+                (
+                    r.web_export,
+                    r.web_auth,
+                    r.outbound_hosts,
+                    r.keyvalue_stores,
+                )
+            }
+        };
         Ok(ActionRecord {
             namespace: s.namespace,
             name: s.name,
@@ -272,6 +288,7 @@ impl TryFrom<StoredRecord> for ActionRecord {
             web_export,
             web_auth,
             outbound_hosts,
+            keyvalue_stores,
             updated: s.updated,
             format: s.format.max(RECORD_FORMAT),
             init: s.init,
@@ -303,6 +320,7 @@ impl ActionRecord {
             web_export: spec.web_export,
             web_auth: spec.web_auth,
             outbound_hosts: spec.outbound_hosts,
+            keyvalue_stores: spec.keyvalue_stores,
             updated: 0,
             format: RECORD_FORMAT,
             init: None,

@@ -21,6 +21,20 @@ pub struct NewKey {
     pub key: String,
 }
 
+/// A deleted namespace and what went with it
+/// (`DELETE /api/v1/admin/namespaces/{ns}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceDeleted {
+    /// Its name.
+    pub namespace: String,
+    /// Its actions, deleted with every version.
+    pub actions: Vec<String>,
+    /// The ids of its keys, revoked.
+    pub keys: Vec<String>,
+    /// Its key-value stores, deleted with their keys.
+    pub stores: Vec<String>,
+}
+
 /// A revoked key (`DELETE /api/v1/admin/keys/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revoked {

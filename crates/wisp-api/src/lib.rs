@@ -9,6 +9,7 @@
 //! - [`activation`]: activation statuses, warmth and OpenWhisk's activation record;
 //! - [`stats`]: access patterns and the stats view of an action;
 //! - [`admin`]: namespaces, keys and asset uploads;
+//! - [`kv`]: key-value stores: limits, store lists and key pages;
 //! - [`version`]: an action's stored versions and the rollback request;
 //! - [`ErrorBody`]: the JSON body of every API error.
 //!
@@ -26,6 +27,7 @@ pub mod action;
 pub mod activation;
 pub mod admin;
 pub mod events;
+pub mod kv;
 pub mod resolve;
 pub mod stats;
 pub mod version;
@@ -40,6 +42,19 @@ pub use stats::{Classification, Latencies, Pattern, Stats, Totals};
 pub use version::{RollbackRequest, VersionView};
 
 use serde::{Deserialize, Serialize};
+
+/// Whether `s` is a valid namespace, package, action or key-value store name:
+/// letters, digits and `_`, then also `@ . -`, at most 256 characters
+/// (OpenWhisk's entity names, without spaces).
+pub fn valid_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
+        _ => return false,
+    }
+    s.len() <= 256
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
+}
 
 /// The header a caller names itself with, for the access-pattern tracker (when it
 /// presents no key); `wisp load` sends it.

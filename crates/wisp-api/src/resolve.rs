@@ -91,6 +91,8 @@ pub struct ActionSpec {
     pub web_auth: WebAuth,
     /// Annotation `allowed-outbound-hosts`.
     pub outbound_hosts: Vec<String>,
+    /// Annotation `keyvalue-stores`: the stores besides `default` it may open.
+    pub keyvalue_stores: Vec<String>,
     /// Annotation `init`: which export pre-initializes the module.
     pub init: Init,
     /// A sequence's actions (`exec.kind` `sequence`), each `namespace/name`.
@@ -171,6 +173,7 @@ pub fn resolve(
         web_export: read.web_export,
         web_auth: read.web_auth,
         outbound_hosts: read.outbound_hosts,
+        keyvalue_stores: read.keyvalue_stores,
         init: read.init,
         sequence,
     })
@@ -208,7 +211,7 @@ fn sequence(exec: crate::action::ExecDoc) -> Result<Vec<String>, ResolveError> {
                 [ns, name] | [ns, "default", name] => (*ns, *name),
                 _ => ("", ""),
             };
-            if entity_name(ns) && entity_name(name) {
+            if crate::valid_name(ns) && crate::valid_name(name) {
                 Ok(format!("{ns}/{name}"))
             } else {
                 Err(ResolveError::new(
@@ -218,18 +221,6 @@ fn sequence(exec: crate::action::ExecDoc) -> Result<Vec<String>, ResolveError> {
             }
         })
         .collect()
-}
-
-/// OpenWhisk's entity names (without spaces): letters, digits and `_`, then
-/// also `@ . -`, at most 256 characters.
-pub fn entity_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
-        _ => return false,
-    }
-    s.len() <= 256
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'.' | b'-'))
 }
 
 /// Checks a stored record against the policy (which may have shrunk since it was
@@ -358,6 +349,8 @@ pub struct Annotations {
     pub web_auth: WebAuth,
     /// `allowed-outbound-hosts`.
     pub outbound_hosts: Vec<String>,
+    /// `keyvalue-stores`.
+    pub keyvalue_stores: Vec<String>,
     /// `init`.
     pub init: Init,
     /// `secret-parameters`: the parameters stored sealed and never shown.
@@ -381,6 +374,8 @@ pub enum Init {
 pub const INIT_ANNOTATION: &str = "init";
 /// The export run at deploy when no `init` annotation names one.
 pub const DEFAULT_INIT_EXPORT: &str = "wizer-initialize";
+
+pub use crate::kv::STORES_ANNOTATION;
 
 /// The annotation listing the hosts an action's outgoing HTTP may reach.
 pub const OUTBOUND_ANNOTATION: &str = "allowed-outbound-hosts";
@@ -425,6 +420,7 @@ pub fn annotations(list: &[KeyValue]) -> Result<Annotations, ResolveError> {
                 }
             }
             OUTBOUND_ANNOTATION => out.outbound_hosts = outbound_hosts(&kv.value)?,
+            STORES_ANNOTATION => out.keyvalue_stores = keyvalue_stores(&kv.value)?,
             INIT_ANNOTATION => out.init = init(&kv.value)?,
             SECRETS_ANNOTATION => out.secret_parameters = secret_parameters(&kv.value)?,
             _ => {}
@@ -500,6 +496,38 @@ fn init(value: &Value) -> Result<Init, ResolveError> {
             ),
         )),
     }
+}
+
+/// `keyvalue-stores`: a JSON array of store names, or one string separated by
+/// commas or spaces; each a [`valid_name`](crate::valid_name).
+fn keyvalue_stores(value: &Value) -> Result<Vec<String>, ResolveError> {
+    let field = format!("annotations.{STORES_ANNOTATION}");
+    let bad = |what: String| {
+        ResolveError::new(
+            field.clone(),
+            format!("annotation {STORES_ANNOTATION} must list key-value store names, {what}"),
+        )
+    };
+    let items: Vec<&str> = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| bad(format!("got {v}"))))
+            .collect::<Result<_, _>>()?,
+        Value::String(s) => s.split([',', ' ']).filter(|n| !n.is_empty()).collect(),
+        other => return Err(bad(format!("got {other}"))),
+    };
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for name in items {
+        if !crate::valid_name(name) {
+            return Err(bad(format!(
+                "'{name}' is not one (letters, digits, '_', '-', '.', '@', at most 256)"
+            )));
+        }
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// `allowed-outbound-hosts`: a JSON array of strings, or one string separated by
@@ -678,6 +706,9 @@ mod tests {
             ("allowed-outbound-hosts", json!([1])),
             ("allowed-outbound-hosts", json!(["host:99999"])),
             ("allowed-outbound-hosts", json!(["a/b"])),
+            ("keyvalue-stores", json!({"a": 1})),
+            ("keyvalue-stores", json!([7])),
+            ("keyvalue-stores", json!(["has/slash"])),
         ] {
             let e = err(json!({"annotations": [{"key": key, "value": value}]}));
             assert_eq!(e.field, format!("annotations.{key}"), "{key}={value}");
@@ -752,11 +783,16 @@ mod tests {
                 value: json!("a.test, https://b.test:8443 *"),
             },
             KeyValue {
+                key: STORES_ANNOTATION.into(),
+                value: json!(["cache", "sessions", "cache"]),
+            },
+            KeyValue {
                 key: "final".into(),
                 value: json!(true),
             },
         ])
         .unwrap();
+        assert_eq!(a.keyvalue_stores, ["cache", "sessions"]);
         assert!(a.web_export);
         assert_eq!(a.web_auth, WebAuth::Secret("1234".into()));
         assert_eq!(a.outbound_hosts, ["a.test", "https://b.test:8443", "*"]);

@@ -72,6 +72,10 @@ pub mod defaults {
     pub const INIT_TIMEOUT_S: u64 = 10;
     /// Versions of each action kept, with their modules and compiled code.
     pub const KEEP_VERSIONS: usize = 10;
+    /// Bytes of keys and values each namespace's key-value stores may hold,
+    /// all together: ample for counters, sessions and caches, small beside
+    /// the disk of an edge node.
+    pub const KV_QUOTA_BYTES: u64 = 64 << 20;
     /// Actions with metric series of their own; the calls of the others are
     /// counted under `action="_other"`. Each action has 61 series, so 500
     /// keep a scrape near 30,000 series.
@@ -130,6 +134,8 @@ pub struct ServerConfig {
     pub init_timeout: Duration,
     /// Versions of each action kept (at least 1: the current one).
     pub keep_versions: usize,
+    /// Bytes of keys and values each namespace's key-value stores may hold.
+    pub kv_quota_bytes: u64,
     /// Whether metrics are recorded and `/metrics` served.
     pub metrics: bool,
     /// Actions with metric series of their own.
@@ -184,6 +190,7 @@ impl ServerConfig {
             drain_timeout: Duration::from_secs(DRAIN_TIMEOUT_S),
             init_timeout: Duration::from_secs(INIT_TIMEOUT_S),
             keep_versions: KEEP_VERSIONS,
+            kv_quota_bytes: KV_QUOTA_BYTES,
             metrics: true,
             metrics_max_actions: METRICS_MAX_ACTIONS,
             metrics_token: None,

@@ -127,6 +127,10 @@ impl ApiError {
             format!("the request body exceeds the limit of {limit} bytes"),
         )
     }
+    /// 507: a namespace's key-value quota is used up.
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded", message)
+    }
     /// 415: a body type this route does not take.
     pub fn unsupported_media(message: impl Into<String>) -> Self {
         Self::new(
@@ -252,6 +256,22 @@ impl From<wisp_registry::RegistryError> for ApiError {
             )),
             wisp_registry::RegistryError::NoVersion(why) => ApiError::not_found(why),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<wisp_registry::KvError> for ApiError {
+    fn from(e: wisp_registry::KvError) -> Self {
+        use wisp_registry::KvError;
+        match e {
+            KvError::NoSuchStore { .. } => ApiError::not_found(e.to_string()),
+            KvError::StoreExists(_) => ApiError::conflict(e.to_string()),
+            KvError::Invalid(why) => ApiError::bad_request(why),
+            KvError::TooLarge(why) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", why)
+            }
+            KvError::Quota { .. } => ApiError::quota(e.to_string()),
+            KvError::Storage(e) => e.into(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod keys;
+mod keyvalue;
 pub mod lifecycle;
 pub mod metrics;
 pub mod routes;
@@ -36,8 +37,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use wisp_api::{ActionRecord, KeyValue, Policy};
-use wisp_invoker::{ActionSlots, Grants, InvokeLimits, Invoker};
+use wisp_api::{ActionRecord, KeyValue, Policy, Shape};
+use wisp_invoker::{ActionSlots, ConfigVariables, Grants, InvokeLimits, Invoker, KeyValueGrant};
 use wisp_patterns::{CallLog, KeepPolicy};
 use wisp_registry::Registry;
 
@@ -59,7 +60,8 @@ pub struct Deployed {
     pub limits: InvokeLimits,
     /// Its own cap and reserved slots.
     pub slots: Arc<ActionSlots>,
-    /// Its parameters as environment variables (for CGI commands).
+    /// Its parameters as environment variables (for CGI commands; empty for
+    /// components, which read them through `wasi:config`).
     pub env: Vec<(String, String)>,
     /// Its full parameter list, secrets opened (`record.parameters` holds
     /// them sealed): what its calls see.
@@ -82,6 +84,8 @@ pub struct Controller {
     policy: Policy,
     registry: Arc<dyn Registry>,
     invoker: Arc<Invoker>,
+    /// What components' `wasi:keyvalue` calls reach: the registry's stores.
+    kv: Arc<dyn wisp_invoker::KvBackend>,
     /// Action metadata, mirrored from the registry so the invocation path never
     /// reads the database.
     actions: RwLock<ActionMap>,
@@ -135,6 +139,7 @@ impl Controller {
         let ctl = Controller {
             policy: config.policy(),
             config,
+            kv: Arc::new(keyvalue::RegistryKv(registry.clone())),
             registry,
             invoker,
             actions: RwLock::new(HashMap::new()),
@@ -272,18 +277,10 @@ impl Controller {
         let redact = secrets::redacted_texts(&params, &record.secret_keys());
         let files = self.files_of(&record.namespace, &record.name);
         let assets = files.join("assets");
-        let grants = Grants {
-            data: (record.limits.storage > 0)
-                .then(|| (files.join("data"), record.limits.storage << 20)),
-            assets: assets.is_dir().then_some(assets),
-            outbound_hosts: record.outbound_hosts.clone(),
-        };
-        let limits = InvokeLimits {
-            timeout: Duration::from_millis(record.limits.timeout),
-            memory_bytes: (record.limits.memory as usize) << 20,
-            grants: Arc::new(grants),
-        };
-        let env = params
+        // Parameters (secrets opened) are the environment of a CGI command
+        // and the `wasi:config` variables of a component: strings as they
+        // are, other values as JSON text.
+        let vars: Vec<(String, String)> = params
             .iter()
             .map(|kv| {
                 let v = match &kv.value {
@@ -293,6 +290,31 @@ impl Controller {
                 (kv.key.clone(), v)
             })
             .collect();
+        // Components get key-value stores and config variables; commands
+        // keep `/data` and their environment.
+        let component = record.shape == Shape::Http;
+        let grants = Grants {
+            data: (record.limits.storage > 0)
+                .then(|| (files.join("data"), record.limits.storage << 20)),
+            assets: assets.is_dir().then_some(assets),
+            outbound_hosts: record.outbound_hosts.clone(),
+            keyvalue: component.then(|| KeyValueGrant {
+                namespace: record.namespace.clone(),
+                stores: record.keyvalue_stores.clone(),
+                backend: self.kv.clone(),
+            }),
+            config: Arc::new(if component {
+                vars.iter().cloned().collect()
+            } else {
+                ConfigVariables::default()
+            }),
+        };
+        let limits = InvokeLimits {
+            timeout: Duration::from_millis(record.limits.timeout),
+            memory_bytes: (record.limits.memory as usize) << 20,
+            grants: Arc::new(grants),
+        };
+        let env = if component { Vec::new() } else { vars };
         let slots = self.invoker.action_slots(record.limits.instances);
         let mut map = match self.actions.write() {
             Ok(map) => map,

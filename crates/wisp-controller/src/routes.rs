@@ -46,8 +46,16 @@ pub enum Route {
         /// The rest of the path, starting with `/`.
         path_info: String,
     },
+    /// `/api/v1/namespaces/{ns}/kv[/{store}[/{key}]]`: key-value stores.
+    KeyValue {
+        /// Namespace as written (may be `_`).
+        namespace: String,
+        /// Which operation.
+        op: KvOp,
+    },
     /// Namespace and key management, for the server's own key:
     /// `GET /api/v1/admin/namespaces`, `PUT /api/v1/admin/namespaces/{ns}`,
+    /// `DELETE /api/v1/admin/namespaces/{ns}`,
     /// `POST /api/v1/admin/namespaces/{ns}/keys[?rotate=true]`,
     /// `DELETE /api/v1/admin/keys/{id}`.
     Admin(AdminOp),
@@ -87,10 +95,47 @@ pub enum AdminOp {
     ListNamespaces,
     /// Create a namespace with its first key.
     CreateNamespace(String),
+    /// Delete a namespace and everything in it.
+    DeleteNamespace(String),
     /// Add a key to a namespace.
     AddKey(String),
     /// Revoke a key.
     RevokeKey(String),
+}
+
+/// Operations on key-value stores. Store names and keys are as written in
+/// the path (keys still percent-encoded; a key may contain `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvOp {
+    /// `GET .../kv`: the namespace's stores.
+    ListStores,
+    /// `PUT .../kv/{store}`.
+    CreateStore(String),
+    /// `DELETE .../kv/{store}`.
+    DeleteStore(String),
+    /// `GET .../kv/{store}`: a page of keys.
+    ListKeys(String),
+    /// `GET .../kv/{store}/{key}`.
+    Get {
+        /// The store.
+        store: String,
+        /// The key, percent-encoded.
+        key: String,
+    },
+    /// `PUT .../kv/{store}/{key}`: the body is the value.
+    Put {
+        /// The store.
+        store: String,
+        /// The key, percent-encoded.
+        key: String,
+    },
+    /// `DELETE .../kv/{store}/{key}`.
+    Delete {
+        /// The store.
+        store: String,
+        /// The key, percent-encoded.
+        key: String,
+    },
 }
 
 /// Views of activation records.
@@ -136,12 +181,9 @@ pub enum ActionOp {
     Rollback,
 }
 
-/// Whether `s` is a valid namespace, package or action name: letters, digits and
-/// `_`, then also `@ . -`, at most 256 characters (OpenWhisk's entity names,
-/// without spaces).
-pub fn valid_name(s: &str) -> bool {
-    wisp_api::resolve::entity_name(s)
-}
+/// Whether `s` is a valid namespace, package, action or key-value store name
+/// (defined with the wire types, which the registry checks store names with).
+pub use wisp_api::valid_name;
 
 /// Routes a request path (without the query string).
 pub fn route(method: &Method, path: &str) -> Route {
@@ -180,6 +222,7 @@ pub fn route(method: &Method, path: &str) -> Route {
         ["admin", "namespaces"] => get_only(method, Route::Admin(AdminOp::ListNamespaces)),
         ["admin", "namespaces", ns] => match *method {
             Method::PUT => Route::Admin(AdminOp::CreateNamespace(ns.to_string())),
+            Method::DELETE => Route::Admin(AdminOp::DeleteNamespace(ns.to_string())),
             _ => Route::MethodNotAllowed,
         },
         ["admin", "namespaces", ns, "keys"] => match *method {
@@ -237,6 +280,13 @@ pub fn route(method: &Method, path: &str) -> Route {
                 method: method.clone(),
             }
         }
+        ["namespaces", ns, "kv", rest @ ..] => match kv_op(method, rest) {
+            Some(op) => Route::KeyValue {
+                namespace: ns.to_string(),
+                op,
+            },
+            None => Route::MethodNotAllowed,
+        },
         ["namespaces", ns, "actions", name, "versions"] => {
             action_op(method == Method::GET, ns, name, ActionOp::Versions)
         }
@@ -265,6 +315,36 @@ pub fn route(method: &Method, path: &str) -> Route {
         }
         _ => Route::NotFound,
     }
+}
+
+/// The key-value operation of a method on `.../kv/{rest}`; `None` when the
+/// method does not fit the path.
+fn kv_op(method: &Method, rest: &[&str]) -> Option<KvOp> {
+    let op = match rest {
+        [] | [""] => match *method {
+            Method::GET => KvOp::ListStores,
+            _ => return None,
+        },
+        [store] | [store, ""] => {
+            let store = store.to_string();
+            match *method {
+                Method::GET => KvOp::ListKeys(store),
+                Method::PUT => KvOp::CreateStore(store),
+                Method::DELETE => KvOp::DeleteStore(store),
+                _ => return None,
+            }
+        }
+        [store, key @ ..] => {
+            let (store, key) = (store.to_string(), key.join("/"));
+            match *method {
+                Method::GET => KvOp::Get { store, key },
+                Method::PUT => KvOp::Put { store, key },
+                Method::DELETE => KvOp::Delete { store, key },
+                _ => return None,
+            }
+        }
+    };
+    Some(op)
 }
 
 /// An operation on one action when the method fits it.
@@ -453,6 +533,56 @@ mod tests {
             Route::Probe(Probe::Metrics)
         );
         assert_eq!(route(&Method::PUT, "/metrics"), Route::MethodNotAllowed);
+    }
+
+    #[test]
+    fn key_value_routes_take_the_rest_of_the_path_as_the_key() {
+        let kv = |m: Method, p: &str| route(&m, &format!("/api/v1/namespaces/_/kv{p}"));
+        let op = |op| Route::KeyValue {
+            namespace: "_".into(),
+            op,
+        };
+        assert_eq!(kv(Method::GET, ""), op(KvOp::ListStores));
+        assert_eq!(kv(Method::GET, "/"), op(KvOp::ListStores));
+        assert_eq!(
+            kv(Method::PUT, "/cache"),
+            op(KvOp::CreateStore("cache".into()))
+        );
+        assert_eq!(
+            kv(Method::DELETE, "/cache"),
+            op(KvOp::DeleteStore("cache".into()))
+        );
+        assert_eq!(
+            kv(Method::GET, "/cache/"),
+            op(KvOp::ListKeys("cache".into()))
+        );
+        assert_eq!(
+            kv(Method::GET, "/cache/user/1"),
+            op(KvOp::Get {
+                store: "cache".into(),
+                key: "user/1".into()
+            })
+        );
+        assert_eq!(
+            kv(Method::PUT, "/cache/a%2Fb"),
+            op(KvOp::Put {
+                store: "cache".into(),
+                key: "a%2Fb".into()
+            })
+        );
+        assert!(matches!(
+            kv(Method::DELETE, "/cache/k"),
+            Route::KeyValue {
+                op: KvOp::Delete { .. },
+                ..
+            }
+        ));
+        assert_eq!(kv(Method::POST, "/cache/k"), Route::MethodNotAllowed);
+        assert_eq!(kv(Method::PUT, ""), Route::MethodNotAllowed);
+        assert_eq!(
+            route(&Method::DELETE, "/api/v1/admin/namespaces/team"),
+            Route::Admin(AdminOp::DeleteNamespace("team".into()))
+        );
     }
 
     #[test]

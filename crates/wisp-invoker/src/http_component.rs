@@ -1,8 +1,9 @@
 //! `wasi:http/proxy` components, served as `wasmtime serve -S cli` serves them: the
-//! proxy world plus the WASI command interfaces. A component sees the action's
-//! grants (see [`sandbox`](crate::sandbox): `/data`, `/assets`, outgoing HTTP
-//! only to `allowed-outbound-hosts`) and nothing else: no host environment, no
-//! sockets. The request body is streamed to it as it arrives, under the cap.
+//! proxy world plus the WASI command interfaces, `wasi:keyvalue` and
+//! `wasi:config/store`. A component sees the action's grants (see
+//! [`sandbox`](crate::sandbox): `/data`, `/assets`, outgoing HTTP only to
+//! `allowed-outbound-hosts`, the key-value stores it may open, its parameters
+//! as config variables) and nothing else: no host environment, no sockets. The request body is streamed to it as it arrives, under the cap.
 
 use std::task::{Context, Poll};
 
@@ -102,6 +103,13 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HttpState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    crate::keyvalue::add_to_linker(&mut linker, |s: &mut HttpState| crate::keyvalue::KeyValue {
+        grant: s.hooks.grants.keyvalue.as_ref(),
+        table: &mut s.table,
+    })?;
+    wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut HttpState| {
+        wasmtime_wasi_config::WasiConfig::new(&s.hooks.grants.config.0)
+    })?;
     Ok(linker)
 }
 

@@ -29,6 +29,7 @@ pub mod demote;
 pub mod engine;
 pub mod gate;
 mod http_component;
+pub mod keyvalue;
 mod runner;
 pub mod sandbox;
 pub mod sharded;
@@ -49,7 +50,8 @@ pub use body::BodyError;
 pub use cache::DiskCache;
 pub use engine::EngineConfig;
 pub use http_component::ROUTE_PREFIX_HEADER;
-pub use sandbox::Grants;
+pub use keyvalue::{KeyValueGrant, KvBackend, KvFailure};
+pub use sandbox::{ConfigVariables, Grants};
 pub use snapshot::{InitSpec, Snapshot};
 pub use wisp_api::{Shape, Warmth};
 

@@ -1,15 +1,20 @@
 //! What a guest may touch: its grants (private `/data`, read-only `/assets`,
-//! allowed outbound hosts) and the limiter that enforces its memory limit.
+//! allowed outbound hosts, key-value stores, config variables) and the
+//! limiter that enforces its memory limit.
 //!
 //! Everything not granted here is absent: no host files, no host environment, no
 //! sockets, no outgoing HTTP.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_config::WasiConfigVariables;
+
+use crate::keyvalue::KeyValueGrant;
 
 /// The capabilities one action is granted, beyond stdio and its environment.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Grants {
     /// A private directory mounted read-write at `/data`, with its quota in bytes.
     pub data: Option<(PathBuf, u64)>,
@@ -17,6 +22,33 @@ pub struct Grants {
     pub assets: Option<PathBuf>,
     /// Hosts outgoing HTTP may reach (`host` or `host:port`); empty denies all.
     pub outbound_hosts: Vec<String>,
+    /// The key-value stores a component may open (`wasi:keyvalue`); `None`
+    /// denies every store.
+    pub keyvalue: Option<KeyValueGrant>,
+    /// What a component reads with `wasi:config/store`: the action's
+    /// parameters, built once when it is published.
+    pub config: Arc<ConfigVariables>,
+}
+
+/// An action's `wasi:config` variables (their values are not shown by
+/// `Debug`: parameters may hold credentials).
+#[derive(Default)]
+pub struct ConfigVariables(pub WasiConfigVariables);
+
+impl std::fmt::Debug for ConfigVariables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfigVariables(..)")
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for ConfigVariables {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut vars = WasiConfigVariables::new();
+        for (k, v) in iter {
+            vars.insert(k, v);
+        }
+        ConfigVariables(vars)
+    }
 }
 
 /// Guest path of the private data directory.

@@ -86,10 +86,10 @@ impl Invoker {
         let limits = InvokeLimits {
             timeout: spec.timeout,
             memory_bytes: spec.memory_bytes,
+            // No /data, no network, no key-value store, no config variables.
             grants: Arc::new(Grants {
-                data: None,
                 assets: spec.assets.clone(),
-                outbound_hosts: Vec::new(),
+                ..Grants::default()
             }),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -2,7 +2,8 @@
 //!
 //! Everything the Controller must not lose lives behind the [`Registry`] trait:
 //! action records (configuration, limits, parameters) and the WebAssembly modules
-//! they run, stored once per content hash. The default implementation,
+//! they run, stored once per content hash, and the namespaces' key-value
+//! stores. The default implementation,
 //! [`RedbRegistry`], is an embedded, crash-safe database file; a shared database
 //! for many nodes can implement the same trait.
 //!
@@ -21,12 +22,15 @@
 mod activation_log;
 mod batch;
 mod entities;
+mod kv;
 mod redb_store;
 mod versions;
 
 pub use batch::ActivationBatch;
+pub use kv::{DEFAULT_KV_QUOTA_BYTES, KeyQuery, KvError, KvResult, NamespaceRemoval};
 pub use redb_store::{DEFAULT_KEEP_VERSIONS, RedbRegistry};
 pub use wisp_api::ActionRecord;
+pub use wisp_api::kv::KvWrite;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -206,6 +210,69 @@ pub trait Registry: Send + Sync + 'static {
     fn delete_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>>;
     /// Every entity of a kind, in every namespace: `(namespace, name, json)`.
     fn all_entities(&self, kind: &str) -> Result<Vec<(String, String, Vec<u8>)>>;
+    /// Deletes a namespace and everything in it, in one transaction: its
+    /// actions with their versions (and the modules no other kept version
+    /// runs), its API keys and its key-value stores. `None` when no such
+    /// namespace was created (the default namespace never is).
+    fn delete_namespace(&self, name: &str) -> Result<Option<NamespaceRemoval>>;
+
+    // Key-value stores. Every namespace has the store `default`; others are
+    // created by name. Each call is one transaction, durable when it returns;
+    // writes count against the namespace's quota in the same transaction.
+    // Keys and values past their limits (`wisp_api::kv`) are refused.
+
+    /// Creates a store; false when it exists (`default` always does).
+    fn kv_create_store(&self, namespace: &str, store: &str) -> KvResult<bool>;
+    /// Deletes a store and its keys; false when there is none. `default`
+    /// cannot be deleted.
+    fn kv_delete_store(&self, namespace: &str, store: &str) -> KvResult<bool>;
+    /// The namespace's stores (`default` first, then sorted) and the bytes of
+    /// keys and values they hold.
+    fn kv_stores(&self, namespace: &str) -> KvResult<(Vec<String>, u64)>;
+    /// The most bytes a namespace's stores may hold.
+    fn kv_quota_bytes(&self) -> u64;
+    /// The values of some keys, read together.
+    fn kv_get_many(
+        &self,
+        namespace: &str,
+        store: &str,
+        keys: &[&str],
+    ) -> KvResult<Vec<Option<Vec<u8>>>>;
+    /// Applies writes in one transaction: all of them, or none.
+    fn kv_write(&self, namespace: &str, store: &str, writes: &[KvWrite]) -> KvResult<()>;
+    /// Adds `delta` to the integer a key holds as decimal text (0 when it is
+    /// missing), atomically; the sum.
+    fn kv_increment(&self, namespace: &str, store: &str, key: &str, delta: i64) -> KvResult<i64>;
+    /// Sets `key` to `new` only when it holds `expected` (`None`: only when
+    /// it is missing), atomically; whether it did.
+    fn kv_compare_and_swap(
+        &self,
+        namespace: &str,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> KvResult<bool>;
+    /// One page of a store's keys, sorted.
+    fn kv_keys(
+        &self,
+        namespace: &str,
+        store: &str,
+        query: &KeyQuery,
+    ) -> KvResult<wisp_api::kv::KeyPage>;
+
+    /// One key's value.
+    fn kv_get(&self, namespace: &str, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
+        Ok(self.kv_get_many(namespace, store, &[key])?.pop().flatten())
+    }
+    /// Sets one key.
+    fn kv_set(&self, namespace: &str, store: &str, key: &str, value: &[u8]) -> KvResult<()> {
+        self.kv_write(namespace, store, &[KvWrite::Set(key.into(), value.into())])
+    }
+    /// Deletes one key (nothing when it is missing).
+    fn kv_delete(&self, namespace: &str, store: &str, key: &str) -> KvResult<()> {
+        self.kv_write(namespace, store, &[KvWrite::Delete(key.into())])
+    }
 }
 
 #[cfg(test)]

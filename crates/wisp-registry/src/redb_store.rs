@@ -9,11 +9,13 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::kv::{self, KeyQuery, KvResult, NamespaceRemoval};
 use crate::versions::{self, VERSIONS};
 use crate::{
     ActionRecord, ActivationBatch, ActivationQuery, Registry, RegistryError, Result, StoredKey,
     next_version, now_millis,
 };
+use wisp_api::kv::KvWrite;
 
 /// `namespace/name` → JSON-encoded [`ActionRecord`].
 const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("actions");
@@ -49,6 +51,8 @@ pub struct RedbRegistry {
     db: Database,
     /// Versions kept per action.
     keep_versions: usize,
+    /// Bytes of keys and values each namespace's stores may hold.
+    kv_quota: u64,
     /// Activation records, in append-only segment files beside the database.
     activations: crate::activation_log::ActivationLog,
 }
@@ -96,6 +100,9 @@ impl RedbRegistry {
             txn.open_table(KEYS).map_err(storage)?;
             txn.open_table(VERSIONS).map_err(storage)?;
             txn.open_table(crate::entities::ENTITIES).map_err(storage)?;
+            txn.open_table(kv::KV_STORES).map_err(storage)?;
+            txn.open_table(kv::KV).map_err(storage)?;
+            txn.open_table(kv::KV_USAGE).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let activations = crate::activation_log::ActivationLog::open(
@@ -104,6 +111,7 @@ impl RedbRegistry {
         let reg = RedbRegistry {
             db,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            kv_quota: kv::DEFAULT_KV_QUOTA_BYTES,
             activations,
         };
         reg.migrate_activation_batches()?;
@@ -115,6 +123,14 @@ impl RedbRegistry {
     /// deploy on.
     pub fn keep_versions(mut self, n: usize) -> Self {
         self.keep_versions = n.max(1);
+        self
+    }
+
+    /// Lets each namespace's key-value stores hold this many bytes of keys
+    /// and values. A namespace already over it keeps its data, and may delete
+    /// or shrink, but not grow.
+    pub fn kv_quota(mut self, bytes: u64) -> Self {
+        self.kv_quota = bytes;
         self
     }
 
@@ -194,6 +210,35 @@ impl RedbRegistry {
         }
         Ok(out)
     }
+}
+
+/// Removes an action and all its versions in `txn`, releasing their modules:
+/// what the record was (or why it could not be read), and the hashes of the
+/// modules its versions ran.
+fn remove_action(
+    txn: &redb::WriteTransaction,
+    namespace: &str,
+    name: &str,
+) -> Result<(Option<Result<ActionRecord>>, Vec<String>)> {
+    let key = action_key(namespace, name);
+    let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
+    let mut modules = txn.open_table(MODULES).map_err(storage)?;
+    let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
+    let mut kept = txn.open_table(VERSIONS).map_err(storage)?;
+    let removed = actions
+        .remove(key.as_str())
+        .map_err(storage)?
+        .map(|v| decode(v.value()));
+    // Every version goes with it.
+    let mut hashes = Vec::new();
+    for v in versions::of(&kept, namespace, name)? {
+        kept.remove(v.key.as_str()).map_err(storage)?;
+        for hash in v.modules {
+            release_module(&mut refs, &mut modules, &hash)?;
+            hashes.push(hash);
+        }
+    }
+    Ok((removed, hashes))
 }
 
 /// Decrements the reference count of a module, removing it at zero.
@@ -364,26 +409,8 @@ impl Registry for RedbRegistry {
     }
 
     fn delete_action(&self, namespace: &str, name: &str) -> Result<Option<Result<ActionRecord>>> {
-        let key = action_key(namespace, name);
         let txn = self.db.begin_write().map_err(storage)?;
-        let removed = {
-            let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
-            let mut modules = txn.open_table(MODULES).map_err(storage)?;
-            let mut refs = txn.open_table(MODULE_REFS).map_err(storage)?;
-            let mut kept = txn.open_table(VERSIONS).map_err(storage)?;
-            let removed = actions
-                .remove(key.as_str())
-                .map_err(storage)?
-                .map(|v| decode(v.value()));
-            // Every version goes with it.
-            for v in versions::of(&kept, namespace, name)? {
-                kept.remove(v.key.as_str()).map_err(storage)?;
-                for hash in &v.modules {
-                    release_module(&mut refs, &mut modules, hash)?;
-                }
-            }
-            removed
-        };
+        let (removed, _) = remove_action(&txn, namespace, name)?;
         txn.commit().map_err(storage)?;
         Ok(removed)
     }
@@ -496,6 +523,108 @@ impl Registry for RedbRegistry {
             out.push(serde_json::from_slice(v.value()).map_err(storage)?);
         }
         Ok(out)
+    }
+
+    fn delete_namespace(&self, name: &str) -> Result<Option<NamespaceRemoval>> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let mut out = NamespaceRemoval::default();
+        let actions = {
+            let mut namespaces = txn.open_table(NAMESPACES).map_err(storage)?;
+            if namespaces.remove(name).map_err(storage)?.is_none() {
+                return Ok(None);
+            }
+            let mut keys = txn.open_table(KEYS).map_err(storage)?;
+            keys.retain(|id, v| {
+                let of_it =
+                    serde_json::from_slice::<StoredKey>(v).is_ok_and(|k| k.namespace == name);
+                if of_it {
+                    out.keys.push(id.to_string());
+                }
+                !of_it
+            })
+            .map_err(storage)?;
+            let table = txn.open_table(ACTIONS).map_err(storage)?;
+            // '0' is the byte after '/', so this range is exactly "ns/...".
+            let (lo, hi) = (format!("{name}/"), format!("{name}0"));
+            let mut names = Vec::new();
+            for entry in table.range(lo.as_str()..hi.as_str()).map_err(storage)? {
+                let (k, _) = entry.map_err(storage)?;
+                names.extend(k.value().split_once('/').map(|(_, n)| n.to_string()));
+            }
+            names
+        };
+        for action in actions {
+            let (_, hashes) = remove_action(&txn, name, &action)?;
+            out.module_hashes.extend(hashes);
+            out.actions.push(action);
+        }
+        out.stores = kv::remove_namespace(&txn, name)?;
+        crate::entities::remove_namespace(&txn, name)?;
+        txn.commit().map_err(storage)?;
+        out.module_hashes.sort();
+        out.module_hashes.dedup();
+        Ok(Some(out))
+    }
+
+    fn kv_create_store(&self, namespace: &str, store: &str) -> KvResult<bool> {
+        kv::create_store(&self.db, namespace, store)
+    }
+
+    fn kv_delete_store(&self, namespace: &str, store: &str) -> KvResult<bool> {
+        kv::delete_store(&self.db, namespace, store)
+    }
+
+    fn kv_stores(&self, namespace: &str) -> KvResult<(Vec<String>, u64)> {
+        kv::stores(&self.db, namespace)
+    }
+
+    fn kv_quota_bytes(&self) -> u64 {
+        self.kv_quota
+    }
+
+    fn kv_get_many(
+        &self,
+        namespace: &str,
+        store: &str,
+        keys: &[&str],
+    ) -> KvResult<Vec<Option<Vec<u8>>>> {
+        kv::get_many(&self.db, namespace, store, keys)
+    }
+
+    fn kv_write(&self, namespace: &str, store: &str, writes: &[KvWrite]) -> KvResult<()> {
+        kv::apply(&self.db, self.kv_quota, namespace, store, writes)
+    }
+
+    fn kv_increment(&self, namespace: &str, store: &str, key: &str, delta: i64) -> KvResult<i64> {
+        kv::increment(&self.db, self.kv_quota, namespace, store, key, delta)
+    }
+
+    fn kv_compare_and_swap(
+        &self,
+        namespace: &str,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> KvResult<bool> {
+        kv::compare_and_swap(
+            &self.db,
+            self.kv_quota,
+            namespace,
+            store,
+            key,
+            expected,
+            new,
+        )
+    }
+
+    fn kv_keys(
+        &self,
+        namespace: &str,
+        store: &str,
+        query: &KeyQuery,
+    ) -> KvResult<wisp_api::kv::KeyPage> {
+        kv::keys(&self.db, namespace, store, query)
     }
 
     fn delete_key(&self, id: &str) -> Result<Option<StoredKey>> {
@@ -828,6 +957,39 @@ mod tests {
         assert_eq!(reg.delete_key("k1").unwrap(), Some(key));
         assert!(reg.list_keys().unwrap().is_empty());
         assert_eq!(reg.delete_key("k1").unwrap(), None);
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_its_actions_and_keys_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = RedbRegistry::open(dir.path().join("r.redb")).unwrap();
+        reg.create_namespace("team").unwrap();
+        reg.put_action(rec("team", "x", b"v1"), b"v1", None, false)
+            .unwrap();
+        reg.put_action(rec("team", "x", b"v2"), b"v2", None, true)
+            .unwrap();
+        reg.put_action(rec("guest", "y", b"v2"), b"v2", None, false)
+            .unwrap();
+        for (id, ns) in [("k1", "team"), ("k2", "other")] {
+            reg.put_key(&StoredKey {
+                id: id.into(),
+                namespace: ns.into(),
+                secret_sha256: "00".into(),
+                created: 1,
+            })
+            .unwrap();
+        }
+        let gone = reg.delete_namespace("team").unwrap().unwrap();
+        assert_eq!(gone.actions, ["x"]);
+        assert_eq!(gone.keys, ["k1"]);
+        assert_eq!(gone.module_hashes.len(), 2);
+        assert!(reg.get_action("team", "x").unwrap().is_none());
+        assert!(reg.list_versions("team", "x").unwrap().is_empty());
+        // v1 ran only there; v2 still runs guest/y.
+        assert!(!reg.has_module(&module_hash(b"v1")).unwrap());
+        assert!(reg.has_module(&module_hash(b"v2")).unwrap());
+        assert_eq!(reg.list_keys().unwrap().len(), 1);
+        assert!(reg.list_namespaces().unwrap().is_empty());
     }
 
     #[test]

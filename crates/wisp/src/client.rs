@@ -90,6 +90,24 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<T> {
+        let bytes = self.request_bytes(method, path, content_type, body)?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "the server's answer is not what this client expects: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    }
+
+    /// Sends a request and returns the answer's body as it is; a non-2xx
+    /// answer is an error as in [`Client::request`].
+    pub fn request_bytes(
+        &self,
+        method: http::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Bytes> {
         let (status, bytes) = self.send(method, path, content_type, body)?;
         if !status.is_success() {
             let msg = match serde_json::from_slice::<wisp_api::ErrorBody>(&bytes) {
@@ -102,12 +120,7 @@ impl Client {
             }
             .into());
         }
-        serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "the server's answer is not what this client expects: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })
+        Ok(bytes)
     }
 
     fn send(
@@ -156,6 +169,20 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// Percent-encodes text for a path segment or a query value: everything but
+/// letters, digits and `-._~`.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Parses `KEY=VALUE`; the value is JSON when it parses as JSON, else a string.
 pub fn parse_param(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
     let Some((k, v)) = s.split_once('=') else {
@@ -171,6 +198,13 @@ pub fn parse_param(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoding_keeps_only_unreserved_characters() {
+        assert_eq!(encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(encode("user/1 +&="), "user%2F1%20%2B%26%3D");
+        assert_eq!(encode("€"), "%E2%82%AC");
+    }
 
     #[test]
     fn params_are_json_or_strings() {

@@ -64,6 +64,8 @@ enum Command {
     Rm(commands::rm::RmCommand),
     /// Manage namespaces and their API keys (with the server's own key).
     Namespace(commands::namespace::NamespaceCommand),
+    /// Read and write the namespace's key-value stores.
+    Kv(commands::kv::KvCommand),
     /// Print an action's activations and their log lines (`--follow`: as they arrive).
     Logs(commands::logs::LogsCommand),
     /// List an action's kept versions.
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Get(c) => c.execute(g),
         Command::Rm(c) => c.execute(g),
         Command::Namespace(c) => c.execute(g),
+        Command::Kv(c) => c.execute(g),
         Command::Logs(c) => c.execute(g),
         Command::Versions(c) => c.execute(g),
         Command::Rollback(c) => c.execute(g),

@@ -55,6 +55,25 @@ pub fn percent_decode(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A path segment's text, `%XX` decoded (`+` is itself in a path); `None`
+/// when an escape is malformed or the text is not UTF-8.
+pub fn path_text(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Whether a flag is set: `?key`, `?key=` or `?key=true`.
 pub fn flag(query: Option<&str>, key: &str) -> bool {
     matches!(query_param(query, key).as_deref(), Some("true") | Some(""))
@@ -122,6 +141,15 @@ mod tests {
         assert_eq!(percent_decode("end%2"), "end%2");
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%e2%82%ac"), "€");
+    }
+
+    #[test]
+    fn path_text_is_decoded_strictly() {
+        assert_eq!(path_text("a%2Fb+c").as_deref(), Some("a/b+c"));
+        assert_eq!(path_text("%e2%82%ac").as_deref(), Some("€"));
+        assert_eq!(path_text("bad%zz"), None);
+        assert_eq!(path_text("end%2"), None);
+        assert_eq!(path_text("%ff"), None);
     }
 
     #[test]

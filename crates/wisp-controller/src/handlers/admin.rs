@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use wisp_api::admin::{NamespaceView, NewKey, Revoked};
+use wisp_api::admin::{NamespaceDeleted, NamespaceView, NewKey, Revoked};
 use wisp_registry::{StoredKey, now_millis};
 
 use crate::Controller;
@@ -47,6 +47,43 @@ fn blocking(ctl: &Controller, op: AdminOp) -> ApiResult {
                 )));
             }
             Ok(respond::json(StatusCode::OK, &new_key(ctl, &name)?))
+        }
+        AdminOp::DeleteNamespace(name) => {
+            if name == DEFAULT_NAMESPACE || name == "_" {
+                return Err(ApiError::bad_request(format!(
+                    "the default namespace '{DEFAULT_NAMESPACE}' cannot be deleted"
+                )));
+            }
+            let Some(gone) = ctl.registry.delete_namespace(&name)? else {
+                return Err(ApiError::not_found(format!(
+                    "the namespace '{name}' does not exist"
+                )));
+            };
+            // Stored state went in one transaction; now what is served.
+            for id in &gone.keys {
+                ctl.keys.remove(id);
+            }
+            for action in &gone.actions {
+                ctl.unpublish(&name, action);
+            }
+            for hash in &gone.module_hashes {
+                ctl.release_module(hash);
+            }
+            let files = ctl.config.files_dir().join(&name);
+            if files.exists()
+                && let Err(e) = std::fs::remove_dir_all(&files)
+            {
+                tracing::warn!("could not remove {}: {e}", files.display());
+            }
+            Ok(respond::json(
+                StatusCode::OK,
+                &NamespaceDeleted {
+                    namespace: name,
+                    actions: gone.actions,
+                    keys: gone.keys,
+                    stores: gone.stores,
+                },
+            ))
         }
         AdminOp::AddKey(name) => {
             if !ctl.registry.list_namespaces()?.contains(&name) {

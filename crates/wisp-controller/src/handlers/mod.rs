@@ -7,6 +7,7 @@ pub mod activations;
 pub mod admin;
 pub mod assets;
 pub mod invoke;
+pub mod kv;
 pub mod metrics;
 pub mod rules;
 pub mod sequences;

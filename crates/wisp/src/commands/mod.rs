@@ -4,6 +4,7 @@ pub mod build;
 pub mod deploy;
 pub mod get;
 pub mod invoke;
+pub mod kv;
 pub mod list;
 pub mod load;
 pub mod logs;

@@ -1,6 +1,6 @@
 //! `wisp namespace`: namespaces and their keys (needs the server's own key).
 
-use wisp_api::admin::{NamespaceView, NewKey, Revoked};
+use wisp_api::admin::{NamespaceDeleted, NamespaceView, NewKey, Revoked};
 
 use crate::client::{Client, GlobalOptions};
 
@@ -20,6 +20,11 @@ enum Op {
     },
     /// List namespaces and their key ids.
     List,
+    /// Delete a namespace with its actions, keys and key-value stores.
+    Delete {
+        /// Namespace name.
+        name: String,
+    },
     /// Add a key to a namespace and print it.
     AddKey {
         /// Namespace name.
@@ -69,6 +74,21 @@ impl NamespaceCommand {
                     Vec::new(),
                 )?;
                 println!("{}", r.key);
+            }
+            Op::Delete { name } => {
+                let r: NamespaceDeleted = client.request(
+                    http::Method::DELETE,
+                    &format!("/api/v1/admin/namespaces/{name}"),
+                    "application/json",
+                    Vec::new(),
+                )?;
+                println!(
+                    "deleted {} ({} actions, {} keys, {} stores)",
+                    r.namespace,
+                    r.actions.len(),
+                    r.keys.len(),
+                    r.stores.len()
+                );
             }
             Op::List => {
                 for ns in list()? {

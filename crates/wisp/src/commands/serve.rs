@@ -113,6 +113,11 @@ pub struct ServeCommand {
     /// rollback.
     #[arg(long, default_value_t = defaults::KEEP_VERSIONS)]
     keep_versions: usize,
+    /// Bytes of keys and values each namespace's key-value stores may hold,
+    /// all together (64 MiB); a write past it is refused (507 over REST, an
+    /// error inside a function).
+    #[arg(long, default_value_t = defaults::KV_QUOTA_BYTES)]
+    kv_quota_bytes: u64,
     /// Log line format on stderr: `text` for people, `json` (one object per
     /// line) for a log pipeline. The level is set with WISP_LOG (default warn).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -197,6 +202,7 @@ impl ServeCommand {
         c.drain_timeout = Duration::from_secs(self.drain_timeout);
         c.init_timeout = Duration::from_secs(self.init_timeout);
         c.keep_versions = self.keep_versions;
+        c.kv_quota_bytes = self.kv_quota_bytes;
         c.metrics = !self.no_metrics;
         c.metrics_max_actions = self.metrics_max_actions;
         c.metrics_token = self.metrics_token.clone();
@@ -260,7 +266,8 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     let opening = tokio::task::spawn_blocking(move || -> anyhow::Result<Controller> {
         let registry = RedbRegistry::open(config.registry_path())
             .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?
-            .keep_versions(config.keep_versions);
+            .keep_versions(config.keep_versions)
+            .kv_quota(config.kv_quota_bytes);
         let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
             .context("cannot start the WebAssembly engine")?;
         Controller::new(config, Arc::new(registry), Arc::new(invoker))
