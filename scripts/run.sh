@@ -33,6 +33,8 @@ cat <<TRY
 wisp is serving at $url — try:
   curl $url/fn/hello-http/
   curl -d 'echo me' $url/fn/hello-http/echo
+  curl -X POST $url/fn/kv-counter/count      # a counter in the key-value store
+  curl $url/fn/kv-counter/config/greeting    # a parameter, through wasi:config
   curl '$url/fn/cgi-rust/some/path?x=1'
   curl -u '$key' -X POST -H 'Content-Type: application/json' -d '{"name":"edge"}' '$url/api/v1/namespaces/_/actions/json-rust?blocking=true&result=true'
   curl -u '$key' -X POST -d '{"n":100000}' '$url/api/v1/namespaces/_/actions/cpp-primes?blocking=true&result=true'

@@ -100,6 +100,20 @@ pub(crate) fn delete(
     Ok(removed)
 }
 
+/// Removes every entity of a namespace, of every kind, inside `txn` (a deleted
+/// namespace takes its triggers and rules with it); how many there were.
+pub(crate) fn remove_namespace(txn: &redb::WriteTransaction, namespace: &str) -> Result<usize> {
+    let mut t = txn.open_table(ENTITIES).map_err(storage)?;
+    let mut removed = 0;
+    t.retain(|k, _| {
+        let of_it = k.split('\0').nth(1) == Some(namespace);
+        removed += usize::from(of_it);
+        !of_it
+    })
+    .map_err(storage)?;
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{RedbRegistry, Registry, RegistryError};
@@ -138,16 +152,3 @@ mod tests {
     }
 }
 
-/// Removes every entity of a namespace, of every kind, inside `txn` (a deleted
-/// namespace takes its triggers and rules with it); how many there were.
-pub(crate) fn remove_namespace(txn: &redb::WriteTransaction, namespace: &str) -> Result<usize> {
-    let mut t = txn.open_table(ENTITIES).map_err(storage)?;
-    let mut removed = 0;
-    t.retain(|k, _| {
-        let of_it = k.split('\0').nth(1) == Some(namespace);
-        removed += usize::from(of_it);
-        !of_it
-    })
-    .map_err(storage)?;
-    Ok(removed)
-}

@@ -412,4 +412,9 @@ fn the_examples_manifest_describes_the_built_examples() {
     );
     // Pre-initialized at deploy: the counter its init set, plus this call's one.
     assert_eq!(s.invoke("c-preinit", json!({})).json()["counter"], 42);
+    assert_eq!(s.web("POST", "/fn/kv-counter/count", b"").text(), "1\n");
+    assert_eq!(
+        s.web("GET", "/fn/kv-counter/config/greeting", b"").text(),
+        "hello from wasi:config"
+    );
 }
