@@ -151,4 +151,3 @@ mod tests {
         assert!(reg.delete_entity("trigger", "ns", "a").unwrap().is_none());
     }
 }
-
