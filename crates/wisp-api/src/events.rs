@@ -114,3 +114,54 @@ pub struct RuleStatus {
     /// `active` or `inactive`.
     pub status: String,
 }
+
+/// The feeds wisp serves, as `/whisk.system/alarms/{name}` actions.
+pub const ALARM_FEEDS: [&str; 3] = ["alarm", "interval", "once"];
+
+/// What `POST /api/v1/namespaces/whisk.system/actions/alarms/{feed}` takes:
+/// OpenWhisk's feed lifecycle call (as its clients' `feeds.create`,
+/// `feeds.get`, `feeds.update` and `feeds.delete` send it) with the alarms
+/// feeds' parameters. Unknown parameters are ignored, as a feed action's are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedRequest {
+    /// `CREATE`, `READ`, `UPDATE`, `DELETE`, `PAUSE` or `UNPAUSE`.
+    pub lifecycle_event: String,
+    /// The trigger it fires: `/ns/name` (`_` for the caller's namespace).
+    pub trigger_name: String,
+    /// The caller's key, which clients send along; never stored (the
+    /// request's own authentication is what counts).
+    #[serde(default, skip_serializing)]
+    pub auth_key: Option<String>,
+    /// `alarm`: a cron expression of 5 fields (minute granularity) or 6
+    /// (seconds first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// `alarm`: the IANA time zone the cron expression is read in (UTC when
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// `interval`: minutes between firings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<serde_json::Value>,
+    /// `once`: when it fires: an RFC 3339 date or milliseconds since the
+    /// Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<serde_json::Value>,
+    /// The payload each firing passes to the trigger (a JSON object).
+    #[serde(
+        default,
+        rename = "trigger_payload",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trigger_payload: Option<serde_json::Value>,
+    /// No firing before this date (RFC 3339 or epoch milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<serde_json::Value>,
+    /// No firing after this date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_date: Option<serde_json::Value>,
+    /// At most this many firings; absent, 0 or negative: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_triggers: Option<i64>,
+}

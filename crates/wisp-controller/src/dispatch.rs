@@ -18,7 +18,9 @@ use crate::edge::extract::RequestBody;
 use crate::edge::request_id;
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
-use crate::handlers::{actions, activations, admin, assets, invoke, kv, metrics, versions, web};
+use crate::handlers::{
+    actions, activations, admin, assets, feeds, invoke, kv, metrics, versions, web,
+};
 use crate::routes::{ActionOp, Probe, Route, route, valid_name};
 
 /// Answers one request. Never fails: errors become JSON error responses.
@@ -133,6 +135,10 @@ async fn answer<B: RequestBody>(
         } => {
             let caller = authorize(&ctl.keys, req.headers(), &namespace)?;
             crate::events::dispatch(ctl, req, &caller, collection, name, method).await
+        }
+        Route::Feed { name } => {
+            let caller = authenticate(&ctl.keys, req.headers())?;
+            feeds::invoke(ctl, req, &caller, &name).await
         }
         Route::KeyValue { namespace, op } => {
             let caller = authorize(&ctl.keys, req.headers(), &namespace)?;

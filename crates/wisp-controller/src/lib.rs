@@ -16,6 +16,7 @@
 //! [`Residency`](wisp_patterns::Residency) views this crate gives it.
 
 pub mod activations;
+pub mod alarms;
 pub mod auth;
 pub mod config;
 pub mod dispatch;
@@ -103,6 +104,8 @@ pub struct Controller {
     metrics: metrics::Metrics,
     /// Seals and opens secret parameters.
     secret_key: secrets::SecretKey,
+    /// The alarms scheduler's lock and wake-up.
+    alarms: alarms::Alarms,
 }
 
 impl Controller {
@@ -150,6 +153,7 @@ impl Controller {
             lifecycle: Arc::default(),
             metrics,
             secret_key,
+            alarms: alarms::Alarms::default(),
         };
         // Every kept version's compiled code stays, for rollbacks.
         let mut used: std::collections::HashSet<String> =
@@ -181,7 +185,7 @@ impl Controller {
     }
 
     /// Applies activation retention, then starts the background work (the
-    /// activation writer, the access-pattern keeper); call once, inside the
+    /// activation writer, the access-pattern keeper, the alarms scheduler); call once, inside the
     /// runtime, before serving.
     pub async fn start(self: &Arc<Self>) {
         if self.activations.enabled() {
@@ -197,6 +201,7 @@ impl Controller {
             self.config.hot_budget,
         );
         self.spawn_hot_saver();
+        alarms::spawn(self.clone());
     }
 
     /// Writes everything pending (activation records, the hot set); call after

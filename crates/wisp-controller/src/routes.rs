@@ -70,6 +70,12 @@ pub enum Route {
         /// The request's method.
         method: Method,
     },
+    /// `POST /api/v1/namespaces/whisk.system/actions/alarms/{feed}`: a
+    /// lifecycle call of an alarms feed, as OpenWhisk's clients make it.
+    Feed {
+        /// The feed: `alarm`, `interval` or `once` (others are answered 404).
+        name: String,
+    },
     /// A known path with a method it does not support.
     MethodNotAllowed,
     /// Nothing here.
@@ -287,6 +293,12 @@ pub fn route(method: &Method, path: &str) -> Route {
             },
             None => Route::MethodNotAllowed,
         },
+        ["namespaces", "whisk.system", "actions", "alarms", feed] => match *method {
+            Method::POST => Route::Feed {
+                name: feed.to_string(),
+            },
+            _ => Route::MethodNotAllowed,
+        },
         ["namespaces", ns, "actions", name, "versions"] => {
             action_op(method == Method::GET, ns, name, ActionOp::Versions)
         }
@@ -434,6 +446,34 @@ mod tests {
         );
         assert_eq!(
             route(&Method::GET, "/api/v1/web/team/default"),
+            Route::NotFound
+        );
+    }
+
+    #[test]
+    fn alarm_feed_routes() {
+        assert_eq!(
+            route(
+                &Method::POST,
+                "/api/v1/namespaces/whisk.system/actions/alarms/alarm"
+            ),
+            Route::Feed {
+                name: "alarm".into()
+            }
+        );
+        assert_eq!(
+            route(
+                &Method::GET,
+                "/api/v1/namespaces/whisk.system/actions/alarms/once"
+            ),
+            Route::MethodNotAllowed
+        );
+        // Other namespaces' packaged actions are not feeds.
+        assert_eq!(
+            route(
+                &Method::POST,
+                "/api/v1/namespaces/team/actions/alarms/alarm"
+            ),
             Route::NotFound
         );
     }

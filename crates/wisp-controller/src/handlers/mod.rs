@@ -6,6 +6,7 @@ pub mod actions;
 pub mod activations;
 pub mod admin;
 pub mod assets;
+pub mod feeds;
 pub mod invoke;
 pub mod kv;
 pub mod metrics;

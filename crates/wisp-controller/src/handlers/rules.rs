@@ -31,11 +31,17 @@ fn load(ctl: &Controller, ns: &str, name: &str) -> Result<Option<RuleView>, ApiE
 }
 
 /// Reads `/ns/name`, `ns/name` or `name` (namespace `_` or absent = the
-/// caller's), for field `field`; it must be in the caller's namespace.
-fn entity_path(field: &str, value: Option<&str>, ns: &str) -> Result<EntityPath, ApiError> {
+/// caller's), for field `field` of a `doc` (`rule`, `feed`); it must be in the
+/// caller's namespace.
+pub(crate) fn entity_path(
+    doc: &str,
+    field: &str,
+    value: Option<&str>,
+    ns: &str,
+) -> Result<EntityPath, ApiError> {
     let Some(raw) = value.filter(|v| !v.trim().is_empty()) else {
         return Err(ApiError::bad_request(format!(
-            "the rule document needs '{field}' (\"/namespace/name\")"
+            "the {doc} request needs '{field}' (\"/namespace/name\")"
         )));
     };
     let parts: Vec<&str> = raw.trim_start_matches('/').split('/').collect();
@@ -55,7 +61,7 @@ fn entity_path(field: &str, value: Option<&str>, ns: &str) -> Result<EntityPath,
     }
     if path != ns {
         return Err(ApiError::bad_request(format!(
-            "'{field}' must be in the rule's namespace {ns}, got '{raw}'"
+            "'{field}' must be in the {doc}'s namespace {ns}, got '{raw}'"
         )));
     }
     Ok(EntityPath {
@@ -75,8 +81,8 @@ pub async fn put<B: RequestBody>(
     let body = extract::whole(req, ctl.config.max_body_bytes, ctl.config.body_timeout).await?;
     let doc: RuleDoc = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the rule document is not valid: {e}")))?;
-    let trigger = entity_path("trigger", doc.trigger.as_deref(), ns)?;
-    let action = entity_path("action", doc.action.as_deref(), ns)?;
+    let trigger = entity_path("rule", "trigger", doc.trigger.as_deref(), ns)?;
+    let action = entity_path("rule", "action", doc.action.as_deref(), ns)?;
     if triggers::load(ctl, &trigger.path, &trigger.name)?.is_none() {
         return Err(ApiError::not_found(format!(
             "the rule's trigger {}/{} does not exist",

@@ -82,12 +82,14 @@ pub fn get(ctl: &Controller, ns: &str, name: &str) -> ApiResult {
 }
 
 /// `DELETE`. Rules naming it are left in place (as OpenWhisk does); firing
-/// cannot reach them any more, and they can be deleted or re-pointed.
+/// cannot reach them any more, and they can be deleted or re-pointed. Its
+/// alarm, if it has one, goes with it.
 pub fn delete(ctl: &Controller, ns: &str, name: &str) -> ApiResult {
     let old = ctl
         .registry
         .delete_entity(KIND, ns, name)?
         .ok_or_else(|| not_found(ns, name))?;
+    crate::alarms::forget(ctl, ns, name)?;
     Ok(respond::json_bytes(StatusCode::OK, old))
 }
 

@@ -98,6 +98,41 @@ async function main() {
   await ow.triggers.delete({ name: trig });
   await assert.rejects(ow.triggers.get({ name: trig }), status(404));
 
+  // An alarm feed at a 1-second cron: seen firing the rule's action, read,
+  // then deleted and seen stopping.
+  const alarmTrig = 'ow-alarm-trigger';
+  const feedName = '/whisk.system/alarms/alarm';
+  await ow.triggers.create({ name: alarmTrig });
+  await ow.rules.create({ name: 'ow-alarm-rule', trigger: alarmTrig, action: name });
+  await ow.feeds.create({
+    name: feedName,
+    trigger: alarmTrig,
+    params: { cron: '* * * * * *', trigger_payload: { name: 'alarm' } },
+  });
+  let ticked = [];
+  for (let i = 0; i < 60 && ticked.length < 2; i++) {
+    const list = await ow.activations.list({ name, limit: 200, docs: true });
+    ticked = list.filter((a) => a.response && a.response.result && a.response.result.greeting === 'Hello, alarm!');
+    if (ticked.length < 2) await sleep(200);
+  }
+  assert.ok(ticked.length >= 2, `the alarm ran the rule's action ${ticked.length} times`);
+  const feedRead = await ow.feeds.get({ name: feedName, trigger: alarmTrig });
+  assert.equal(feedRead.response.result.config.cron, '* * * * * *');
+  assert.ok(feedRead.response.result.status.fired >= 2, JSON.stringify(feedRead));
+  await assert.rejects(
+    ow.feeds.create({ name: feedName, trigger: alarmTrig, params: { cron: '* * * * * *' } }),
+    status(409),
+  );
+  await ow.feeds.delete({ name: feedName, trigger: alarmTrig });
+  await sleep(300);
+  const firings = async () => (await ow.activations.list({ name: alarmTrig, limit: 200 })).length;
+  const stoppedAt = await firings();
+  await sleep(2500);
+  assert.equal(await firings(), stoppedAt, 'a deleted alarm does not fire');
+  await assert.rejects(ow.feeds.get({ name: feedName, trigger: alarmTrig }), status(404));
+  await ow.rules.delete({ name: 'ow-alarm-rule' });
+  await ow.triggers.delete({ name: alarmTrig });
+
   // A sequence: the first result is the second call's parameters.
   const seq = 'owseq';
   await ow.actions.create({ name: seq, action: { exec: { kind: 'sequence', components: [`/guest/${name}`, `/guest/${name}`] } } });
