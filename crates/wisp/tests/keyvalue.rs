@@ -102,6 +102,23 @@ fn a_named_store_opens_only_with_the_grant_and_only_when_it_exists() {
     // Every action has its namespace's default store.
     assert_eq!(call(&s, "PUT", "/fn/plain/kv/default/k", "d").status, 200);
     assert_eq!(call(&s, "GET", "/fn/granted/kv/default/k", "").text(), "d");
+
+    // The CLI grants with --kv-store; redeploying without it takes it away.
+    let wasm = example("kv-counter");
+    let wasm = wasm.to_str().unwrap();
+    let (ok, out, err) = cli(&s, &["deploy", "viacli", wasm, "--kv-store", "cache"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        call(&s, "GET", "/fn/viacli/kv/cache/k", "").text(),
+        "cached"
+    );
+    let (ok, out, err) = cli(&s, &["deploy", "viacli", wasm]);
+    assert!(ok, "{out}{err}");
+    let r = call(&s, "GET", "/fn/viacli/kv/cache/k", "");
+    assert_eq!(r.text().trim(), "access-denied");
+    let (ok, _, err) = cli(&s, &["deploy", "viacli", wasm, "--kv-store", "no/slash"]);
+    assert!(!ok);
+    assert!(err.contains("keyvalue-stores"), "{err}");
 }
 
 #[test]

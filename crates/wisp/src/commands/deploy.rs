@@ -35,7 +35,7 @@ pub struct DeployCommand {
         short = 'f',
         long = "file",
         value_name = "wisp.toml",
-        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "params", "secrets", "init", "no_init", "sequence"]
+        conflicts_with_all = ["name", "file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "kv_stores", "params", "secrets", "init", "no_init", "sequence"]
     )]
     manifest: Option<PathBuf>,
     /// Make NAME a sequence of these actions, run in order, each one's result
@@ -45,7 +45,7 @@ pub struct DeployCommand {
         long,
         value_name = "A,B,...",
         value_delimiter = ',',
-        conflicts_with_all = ["file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "init", "no_init"]
+        conflicts_with_all = ["file", "memory", "timeout", "data", "instances", "assets", "allow_hosts", "kv_stores", "init", "no_init"]
     )]
     sequence: Option<Vec<String>>,
     /// Memory limit in MB. Default: the server's (256).
@@ -70,6 +70,11 @@ pub struct DeployCommand {
     /// repeatable. Default: none allowed.
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
+    /// Let the action open this named key-value store (`wasi:keyvalue`; the
+    /// namespace's `default` store needs no grant); repeatable. Create the
+    /// store first (`wisp kv create STORE`). See docs/state.md.
+    #[arg(long = "kv-store", value_name = "STORE")]
+    kv_stores: Vec<String>,
     /// Whether the action answers web calls (`/fn/NAME`, `/api/v1/web/...`):
     /// the `web-export` annotation. Default true.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -200,6 +205,7 @@ impl DeployCommand {
             web: self.web,
             require_whisk_auth: None,
             allowed_outbound_hosts: self.allow_hosts.clone(),
+            keyvalue_stores: self.kv_stores.clone(),
             init: match (&self.init, self.no_init) {
                 (_, true) => Some(Value::Bool(false)),
                 (Some(export), false) => Some(Value::String(export.clone())),

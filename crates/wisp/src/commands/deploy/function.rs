@@ -62,6 +62,9 @@ pub struct Parts {
     pub require_whisk_auth: Option<Value>,
     /// Annotation `allowed-outbound-hosts`; none when empty.
     pub allowed_outbound_hosts: Vec<String>,
+    /// Annotation `keyvalue-stores`: the named key-value stores it may open
+    /// besides `default`; none when empty.
+    pub keyvalue_stores: Vec<String>,
     /// Annotation `init`: the export to run at deploy (a string), or `false`
     /// for none; absent, the server runs `wizer-initialize` when there is one.
     pub init: Option<Value>,
@@ -88,6 +91,12 @@ impl Parts {
             list.push(KeyValue {
                 key: OUTBOUND_ANNOTATION.into(),
                 value: self.allowed_outbound_hosts.clone().into(),
+            });
+        }
+        if !self.keyvalue_stores.is_empty() {
+            list.push(KeyValue {
+                key: wisp_api::kv::STORES_ANNOTATION.into(),
+                value: self.keyvalue_stores.clone().into(),
             });
         }
         if let Some(init) = &self.init {
@@ -189,6 +198,7 @@ impl Function {
             ("web", "web-export"),
             ("require-whisk-auth", "require-whisk-auth"),
             ("allowed-outbound-hosts", OUTBOUND_ANNOTATION),
+            ("keyvalue-stores", wisp_api::kv::STORES_ANNOTATION),
             ("assets", ASSETS_ANNOTATION),
             ("init", wisp_api::resolve::INIT_ANNOTATION),
         ] {
@@ -326,6 +336,7 @@ mod tests {
             web: true,
             require_whisk_auth: Some(json!("s3cret")),
             allowed_outbound_hosts: vec!["example.com:443".into()],
+            keyvalue_stores: vec!["cache".into()],
             init: Some(json!("setup")),
             secrets: Vec::new(),
         };

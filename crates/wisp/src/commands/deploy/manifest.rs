@@ -43,6 +43,8 @@ struct RawFunction {
     /// variable VAR (docs/secrets.md).
     secrets: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
     allowed_outbound_hosts: Option<Spanned<Vec<String>>>,
+    /// The named key-value stores it may open besides `default`.
+    keyvalue_stores: Option<Spanned<Vec<String>>>,
     assets: Option<Spanned<String>>,
     web: Option<Spanned<bool>>,
     /// `true`, `false` or a secret string.
@@ -396,6 +398,11 @@ fn check_entry(
             .annotations
             .insert("annotations.allowed-outbound-hosts", h.span());
     }
+    if let Some(k) = &raw.keyvalue_stores {
+        places
+            .annotations
+            .insert("annotations.keyvalue-stores", k.span());
+    }
     let parts = Parts {
         limits,
         parameters,
@@ -405,6 +412,11 @@ fn check_entry(
             .allowed_outbound_hosts
             .as_ref()
             .map(|h| h.get_ref().clone())
+            .unwrap_or_default(),
+        keyvalue_stores: raw
+            .keyvalue_stores
+            .as_ref()
+            .map(|k| k.get_ref().clone())
             .unwrap_or_default(),
         init,
         secrets,
@@ -484,6 +496,7 @@ fn manifest_key(field: &str) -> Option<&'static str> {
         "annotations.web-export" => "web",
         "annotations.require-whisk-auth" => "require-whisk-auth",
         "annotations.allowed-outbound-hosts" => "allowed-outbound-hosts",
+        "annotations.keyvalue-stores" => "keyvalue-stores",
         "annotations.secret-parameters" => "secrets",
         _ => return None,
     })
@@ -646,6 +659,7 @@ timeout = "1.5s"
 instances = 4
 data = 8
 allowed-outbound-hosts = ["example.com:443"]
+keyvalue-stores = ["cache"]
 assets = "files"
 web = false
 require-whisk-auth = "s3cret"
@@ -687,7 +701,11 @@ timeout = 250
             annotations[2],
             json!({"key": "allowed-outbound-hosts", "value": ["example.com:443"]})
         );
-        assert_eq!(annotations[3]["key"], "wisp-assets-sha256");
+        assert_eq!(
+            annotations[3],
+            json!({"key": "keyvalue-stores", "value": ["cache"]})
+        );
+        assert_eq!(annotations[4]["key"], "wisp-assets-sha256");
         assert!(fs[0].assets.is_some());
         let plain = serde_json::to_value(fs[1].doc()).unwrap();
         assert_eq!(plain["limits"], json!({"timeout": 250}));
@@ -793,15 +811,19 @@ timeout = 250
     #[test]
     fn annotations_are_checked_as_the_server_checks_them() {
         let p = problems(
-            "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\nallowed-outbound-hosts = [\"a b\"]\nrequire-whisk-auth = \"has space\"\n",
+            "[[function]]\nname = \"a\"\nsource = \"m.wasm\"\nallowed-outbound-hosts = [\"a b\"]\nrequire-whisk-auth = \"has space\"\nkeyvalue-stores = [\"no/slash\"]\n",
         );
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p.len(), 3, "{p:?}");
         assert!(
             p[0].starts_with("wisp.toml:4:26: function 'a': annotation allowed-outbound-hosts"),
             "{p:?}"
         );
         assert!(
             p[1].starts_with("wisp.toml:5:22: function 'a': annotation require-whisk-auth"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].starts_with("wisp.toml:6:19: function 'a': annotation keyvalue-stores"),
             "{p:?}"
         );
     }
