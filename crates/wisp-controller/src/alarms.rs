@@ -168,6 +168,28 @@ pub fn iso(ms: i64) -> String {
 }
 
 impl Alarm {
+    /// A new active alarm of `feed` made at `now` (ms) by key `subject`, with
+    /// no schedule yet: the feed's parameters are set on it next.
+    pub fn new(feed: Feed, now: i64, subject: String) -> Alarm {
+        Alarm {
+            feed,
+            cron: None,
+            timezone: None,
+            minutes: None,
+            date: None,
+            payload: json!({}),
+            start_date: None,
+            stop_date: None,
+            max_triggers: None,
+            status: Status::Active,
+            fired: 0,
+            last_fired: None,
+            anchor: now,
+            since: now,
+            subject,
+        }
+    }
+
     /// The first tick strictly after `after` (ms) and inside its start and
     /// stop dates; `None` when no tick is left.
     pub fn next_tick(&self, after: i64) -> Result<Option<i64>, String> {
@@ -382,23 +404,7 @@ mod tests {
     }
 
     fn alarm(feed: Feed) -> Alarm {
-        Alarm {
-            feed,
-            cron: None,
-            timezone: None,
-            minutes: None,
-            date: None,
-            payload: json!({}),
-            start_date: None,
-            stop_date: None,
-            max_triggers: None,
-            status: Status::Active,
-            fired: 0,
-            last_fired: None,
-            anchor: ms("2026-01-01T00:00:00Z"),
-            since: ms("2026-01-01T00:00:00Z"),
-            subject: "k".into(),
-        }
+        Alarm::new(feed, ms("2026-01-01T00:00:00Z"), "k".into())
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The on-disk compiled-code cache.
 //!
 //! Native code compiled from a module is written to
-//! `DIR/<engine fingerprint>/<module sha256>.cwasm`. The fingerprint covers
-//! everything that makes compiled code incompatible (wasmtime version, target,
-//! engine settings), so an upgrade or a config change simply starts a new
-//! directory and never loads stale code. Files are written to a temporary name and
+//! `DIR/<arch>-<os>-<engine fingerprint>/<module sha256>.cwasm`. The
+//! fingerprint covers everything that makes compiled code incompatible
+//! (wasmtime version, target, engine settings), so an upgrade or a config
+//! change simply starts a new directory and never loads stale code; the
+//! target is also spelled out in the name, so a data directory moved from an
+//! x86-64 node to an aarch64 one (or shared by both) keeps each one's code
+//! apart, and never loads the other's (wasmtime would refuse it too). Files are written to a temporary name and
 //! renamed, so a crash never leaves a half-written artifact under a real name.
 
 use std::hash::{Hash, Hasher};
@@ -24,7 +27,12 @@ impl DiskCache {
     pub fn open(root: &Path, engine: &Engine) -> std::io::Result<Self> {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let dir = root.join(format!("{:016x}", hasher.finish()));
+        let dir = root.join(format!(
+            "{}-{}-{:016x}",
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+            hasher.finish()
+        ));
         std::fs::create_dir_all(&dir)?;
         Ok(DiskCache { dir })
     }
@@ -86,5 +94,14 @@ mod tests {
         assert!(cache.path("aa").is_file());
         assert!(!cache.path("bb").is_file());
         assert_eq!(std::fs::read_dir(&cache.dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_directory_is_named_by_target() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(root.path(), &Engine::default()).unwrap();
+        let name = cache.dir.file_name().unwrap().to_str().unwrap();
+        let prefix = format!("{}-{}-", std::env::consts::ARCH, std::env::consts::OS);
+        assert!(name.starts_with(&prefix), "{name}");
     }
 }

@@ -12,21 +12,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::*;
 use serde_json::{Value, json};
 
-fn call(s: &Server, method: &str, path: &str, body: Value) -> Resp {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&body).unwrap()
-    };
-    request(
-        method,
-        &format!("{}/api/v1/namespaces/{path}", s.url),
-        Some(KEY),
-        Some("application/json"),
-        body,
-    )
-}
-
 /// A lifecycle call of a feed, as OpenWhisk's clients make it; only its
 /// result.
 fn feed(s: &Server, feed: &str, event: &str, trigger: &str, params: Value) -> Resp {
@@ -35,8 +20,7 @@ fn feed(s: &Server, feed: &str, event: &str, trigger: &str, params: Value) -> Re
     body.as_object_mut()
         .unwrap()
         .extend(params.as_object().unwrap().clone());
-    call(
-        s,
+    s.api(
         "POST",
         &format!("whisk.system/actions/alarms/{feed}?blocking=true&result=true"),
         body,
@@ -77,7 +61,7 @@ fn starts(s: &Server, name: &str, pred: impl Fn(usize) -> bool) -> Vec<i64> {
 }
 
 fn trigger(s: &Server, name: &str) {
-    let r = call(s, "PUT", &format!("_/triggers/{name}"), json!({}));
+    let r = s.api("PUT", &format!("_/triggers/{name}"), json!({}));
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -86,8 +70,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     let s = Server::start(&[]);
     s.deploy("echo", &example_bytes("json-rust"), json!({}));
     trigger(&s, "tick");
-    let r = call(
-        &s,
+    let r = s.api(
         "PUT",
         "_/rules/on-tick",
         json!({"trigger": "/_/tick", "action": "/_/echo"}),
@@ -116,8 +99,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
 
     // READ shows its state; the whole activation (without ?result) is a
     // record of the feed action.
-    let r = call(
-        &s,
+    let r = s.api(
         "POST",
         "whisk.system/actions/alarms/alarm?blocking=true",
         json!({"lifecycleEvent": "READ", "triggerName": "/_/tick"}),
@@ -236,7 +218,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     assert!(r.error().contains("interval"), "{}", r.error());
 
     // Deleting the trigger deletes its alarm.
-    let r = call(&s, "DELETE", "_/triggers/hourly", Value::Null);
+    let r = s.api("DELETE", "_/triggers/hourly", Value::Null);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         feed(&s, "interval", "READ", "hourly", json!({})).status,
@@ -314,15 +296,14 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     assert!(r.error().contains("create it before"), "{}", r.error());
     let r = feed(&s, "alarm", "FROB", "bad", json!({}));
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = call(
-        &s,
+    let r = s.api(
         "POST",
         "whisk.system/actions/alarms/alarm",
         json!({"lifecycleEvent": "CREATE", "triggerName": "/other/bad", "cron": "* * * * *"}),
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.error().contains("namespace"), "{}", r.error());
-    let r = call(&s, "POST", "whisk.system/actions/alarms/alarm", json!([1]));
+    let r = s.api("POST", "whisk.system/actions/alarms/alarm", json!([1]));
     assert_eq!(r.status, 400, "{}", r.text());
     let r = request(
         "POST",
@@ -370,7 +351,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     assert!(!ok, "{out}");
     assert!(err.contains("not a valid cron"), "{err}");
     // The trigger it made for the alarm is gone again.
-    assert_eq!(call(&s, "GET", "_/triggers/cli2", Value::Null).status, 404);
+    assert_eq!(s.api("GET", "_/triggers/cli2", Value::Null).status, 404);
 }
 
 #[test]

@@ -11,18 +11,7 @@ use common::*;
 use serde_json::{Value, json};
 
 fn call(s: &Server, method: &str, path: &str, body: Value) -> Resp {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&body).unwrap()
-    };
-    request(
-        method,
-        &format!("{}/api/v1/namespaces/_/{path}", s.url),
-        Some(KEY),
-        Some("application/json"),
-        body,
-    )
+    s.api(method, &format!("_/{path}"), body)
 }
 
 /// The activations of `name` (newest first), waiting until `pred` holds.

@@ -155,23 +155,7 @@ fn create(
         )));
     }
     let now = alarms::now_ms();
-    let mut alarm = Alarm {
-        feed,
-        cron: None,
-        timezone: None,
-        minutes: None,
-        date: None,
-        payload: json!({}),
-        start_date: None,
-        stop_date: None,
-        max_triggers: None,
-        status: Status::Active,
-        fired: 0,
-        last_fired: None,
-        anchor: now,
-        since: now,
-        subject: caller.key_id.clone(),
-    };
+    let mut alarm = Alarm::new(feed, now, caller.key_id.clone());
     apply(&mut alarm, request, now)?;
     put(ctl, ns, name, &alarm, false)?;
     Ok(alarm.view(ns, name))

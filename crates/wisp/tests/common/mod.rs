@@ -316,6 +316,23 @@ impl Server {
         )
     }
 
+    /// A JSON call of `/api/v1/namespaces/{path}` with the server's key; a
+    /// `Null` body sends none.
+    pub fn api(&self, method: &str, path: &str, body: serde_json::Value) -> Resp {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).unwrap()
+        };
+        request(
+            method,
+            &format!("{}/api/v1/namespaces/{path}", self.url),
+            Some(KEY),
+            Some("application/json"),
+            body,
+        )
+    }
+
     /// A `GET` of an API path with the server's key.
     pub fn get(&self, path: &str) -> Resp {
         request("GET", &format!("{}{path}", self.url), Some(KEY), None, "")
