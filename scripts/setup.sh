@@ -14,8 +14,9 @@ if [ ${#targets_needed[@]} -gt 0 ]; then
     rustup target add "${targets_needed[@]}"
 fi
 
-# prometheus: its promtool checks the /metrics exposition (tests/metrics.rs).
-pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus)
+# prometheus: its promtool checks the /metrics exposition (tests/metrics.rs);
+# docker-registry: the OCI registry tests/oci.rs pushes to and pulls from.
+pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry)
 [ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -35,6 +35,7 @@ pub const KIND: &str = "feed";
 /// The scheduler never sleeps longer than this, so a change of the wall
 /// clock is seen within it.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
+const MAX_SLEEP_MS: i64 = 30_000;
 
 /// Which feed made an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,29 +352,39 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
                 continue;
             }
             Ok(Some(_)) => {}
-            Ok(None) | Err(_) => {
+            Ok(None) => {
                 alarm.status = Status::Completed;
                 store(ctl, &ns, &name, &alarm);
+                continue;
+            }
+            Err(e) => {
+                // Its schedule cannot be read now (a time zone gone from the
+                // system's zoneinfo): it stays as it is, and is looked at again.
+                tracing::warn!(trigger = %format!("{ns}/{name}"), "alarms: cannot compute the next tick: {e}");
+                soonest(now + MAX_SLEEP_MS);
                 continue;
             }
         }
         match triggers::fire(ctl, &ns, &alarm.subject, &name, alarm.payload.clone()) {
             Ok(id) => {
-                tracing::debug!(trigger = %format!("{ns}/{name}"), activation = %id, "alarm fired")
+                tracing::debug!(trigger = %format!("{ns}/{name}"), activation = %id, "alarm fired");
+                alarm.fired += 1;
+                alarm.last_fired = Some(now);
             }
             Err(e) if e.status == StatusCode::NOT_FOUND => {
                 // Its trigger is gone (a namespace deletion takes both, but a
                 // pass may have been under way): so is the alarm.
                 tracing::info!(trigger = %format!("{ns}/{name}"), "alarms: the trigger is gone, removing its alarm");
-                ctl.registry.delete_entity(KIND, &ns, &name)?;
+                if let Err(e) = ctl.registry.delete_entity(KIND, &ns, &name) {
+                    tracing::error!(trigger = %format!("{ns}/{name}"), "alarms: cannot remove the alarm: {e}");
+                }
                 continue;
             }
             Err(e) => {
+                // Not counted towards maxTriggers; the tick is not retried.
                 tracing::warn!(trigger = %format!("{ns}/{name}"), "alarms: cannot fire: {}", e.message);
             }
         }
-        alarm.fired += 1;
-        alarm.last_fired = Some(now);
         alarm.since = now;
         let used_up = alarm.max_triggers.is_some_and(|max| alarm.fired >= max);
         match alarm.next_tick(now) {
@@ -385,11 +396,17 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
     Ok(earliest)
 }
 
-/// Writes an alarm back after a pass changed it.
+/// Writes an alarm back after a pass changed it, unless it is gone meanwhile
+/// (its namespace was deleted while the pass fired it).
 fn store(ctl: &Controller, ns: &str, name: &str, alarm: &Alarm) {
     let written = serde_json::to_vec(alarm)
         .map_err(ApiError::internal)
-        .and_then(|bytes| Ok(ctl.registry.put_entity(KIND, ns, name, &bytes, true)?));
+        .and_then(|bytes| {
+            if ctl.registry.get_entity(KIND, ns, name)?.is_some() {
+                ctl.registry.put_entity(KIND, ns, name, &bytes, true)?;
+            }
+            Ok(())
+        });
     if let Err(e) = written {
         tracing::error!(trigger = %format!("{ns}/{name}"), "alarms: cannot store the alarm's state: {}", e.message);
     }

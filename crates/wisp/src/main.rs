@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod oci;
 mod toolchain;
 
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Command {
     Build(commands::build::BuildCommand),
     /// Deploy (create or update) an action from a .wasm file or a source it builds, or every function of a wisp.toml (-f).
     Deploy(commands::deploy::DeployCommand),
+    /// Push a .wasm file to an OCI registry as a Wasm artifact (oci://HOST:PORT/REPO:TAG).
+    Push(commands::push::PushCommand),
     /// Invoke an action with JSON parameters and print its result.
     Invoke(commands::invoke::InvokeCommand),
     /// List actions.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::New(c) => c.execute(),
         Command::Build(c) => c.execute(),
         Command::Deploy(c) => c.execute(g),
+        Command::Push(c) => c.execute(),
         Command::Invoke(c) => c.execute(g),
         Command::List(c) => c.execute(g),
         Command::Get(c) => c.execute(g),

@@ -90,6 +90,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     assert_eq!(r.json()["status"]["active"], true);
     let fired = starts(&s, "tick", |n| n >= 2);
     assert!(fired.len() >= 2, "the alarm fired {} times", fired.len());
+    starts(&s, "echo", |n| n >= 1);
     let r = s.get("/api/v1/namespaces/_/activations?name=echo&docs=true&limit=1");
     let echoed = &r.json()[0];
     assert_eq!(
@@ -102,7 +103,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     let r = s.api(
         "POST",
         "whisk.system/actions/alarms/alarm?blocking=true",
-        json!({"lifecycleEvent": "READ", "triggerName": "/_/tick"}),
+        json!({"lifecycleEvent": "READ", "triggerName": "/_/tick", "authKey": KEY}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let read = r.json();
@@ -125,14 +126,14 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     // PAUSE holds it; UNPAUSE resumes it.
     let r = feed(&s, "alarm", "PAUSE", "tick", json!({}));
     assert_eq!(r.json()["status"]["state"], "paused", "{}", r.text());
-    std::thread::sleep(Duration::from_millis(300));
-    let before = starts(&s, "tick", |_| true).len();
-    std::thread::sleep(Duration::from_millis(2200));
-    assert_eq!(
-        starts(&s, "tick", |_| true).len(),
-        before,
-        "a paused alarm fired"
+    let paused_at = now_ms();
+    std::thread::sleep(Duration::from_millis(2500));
+    let all = starts(&s, "tick", |_| true);
+    assert!(
+        all.iter().all(|&t| t <= paused_at),
+        "a paused alarm fired: {all:?} (paused at {paused_at})"
     );
+    let before = all.len();
     let r = feed(&s, "alarm", "UNPAUSE", "tick", json!({}));
     assert_eq!(r.json()["status"]["state"], "active", "{}", r.text());
     let after = starts(&s, "tick", |n| n > before);
@@ -141,13 +142,12 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     // DELETE stops it.
     let r = feed(&s, "alarm", "DELETE", "tick", json!({}));
     assert_eq!(r.status, 200, "{}", r.text());
-    std::thread::sleep(Duration::from_millis(300));
-    let stopped = starts(&s, "tick", |_| true).len();
-    std::thread::sleep(Duration::from_millis(2200));
-    assert_eq!(
-        starts(&s, "tick", |_| true).len(),
-        stopped,
-        "a deleted alarm fired"
+    let deleted_at = now_ms();
+    std::thread::sleep(Duration::from_millis(2500));
+    let all = starts(&s, "tick", |_| true);
+    assert!(
+        all.iter().all(|&t| t <= deleted_at),
+        "a deleted alarm fired: {all:?} (deleted at {deleted_at})"
     );
     assert_eq!(feed(&s, "alarm", "READ", "tick", json!({})).status, 404);
 
@@ -179,7 +179,7 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
         "once",
         "CREATE",
         "once",
-        json!({"date": now_ms() + 1200}),
+        json!({"date": now_ms() + 3000}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(starts(&s, "once", |n| n >= 1).len(), 1);
@@ -347,6 +347,16 @@ fn alarms_fire_on_schedule_stop_when_told_and_refuse_bad_parameters() {
     );
     assert!(ok, "{out}{err}");
     assert_eq!(starts(&s, "cli", |n| n >= 1).len(), 1);
+    // A bad expression for a trigger that has an alarm changes nothing.
+    let (ok, _, err) = cli(&s, &["trigger", "create", "cli", "--cron", "70 * * * * *"]);
+    assert!(!ok);
+    assert!(err.contains("not a valid cron"), "{err}");
+    let r = feed(&s, "alarm", "READ", "cli", json!({}));
+    assert_eq!(r.json()["config"]["cron"], "* * * * * *", "{}", r.text());
+    // Without --cron: the trigger alone.
+    let (ok, out, err) = cli(&s, &["trigger", "create", "plain"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("trigger guest/plain version 0.0.1"), "{out}");
     let (ok, out, err) = cli(&s, &["trigger", "create", "cli2", "--cron", "70 * * * * *"]);
     assert!(!ok, "{out}");
     assert!(err.contains("not a valid cron"), "{err}");
@@ -382,7 +392,7 @@ fn an_alarm_survives_a_restart_without_a_burst() {
     // firings in 2.5 s, where a burst would be about 7.
     let first = *after.iter().min().expect("no firing after the restart");
     assert!(
-        first - back < 2000,
+        first - back < 5000,
         "the first firing came {} ms after the restart",
         first - back
     );

@@ -54,7 +54,13 @@ fn blocking(ctl: &Controller, op: AdminOp) -> ApiResult {
                     "the default namespace '{DEFAULT_NAMESPACE}' cannot be deleted"
                 )));
             }
-            let Some(gone) = ctl.registry.delete_namespace(&name)? else {
+            // Under the alarms' lock: a scheduler pass never writes back an
+            // alarm of the namespace once it is gone.
+            let gone = {
+                let _held = ctl.alarms.lock();
+                ctl.registry.delete_namespace(&name)?
+            };
+            let Some(gone) = gone else {
                 return Err(ApiError::not_found(format!(
                     "the namespace '{name}' does not exist"
                 )));

@@ -61,12 +61,13 @@ pub async fn invoke<B: RequestBody>(
             }
             event @ ("PAUSE" | "UNPAUSE") => {
                 let mut alarm = stored(ctl, ns, name)?;
-                if alarm.status != Status::Completed {
-                    alarm.status = if event == "PAUSE" {
-                        Status::Paused
-                    } else {
-                        Status::Active
-                    };
+                let wanted = if event == "PAUSE" {
+                    Status::Paused
+                } else {
+                    Status::Active
+                };
+                if alarm.status != Status::Completed && alarm.status != wanted {
+                    alarm.status = wanted;
                     // Ticks that passed while it was paused do not fire.
                     alarm.since = alarms::now_ms();
                     put(ctl, ns, name, &alarm, true)?;
@@ -149,14 +150,14 @@ fn create(
             "trigger {ns}/{name} does not exist: create it before its alarm"
         )));
     }
+    let now = alarms::now_ms();
+    let mut alarm = Alarm::new(feed, now, caller.key_id.clone());
+    apply(&mut alarm, request, now)?;
     if ctl.registry.get_entity(KIND, ns, name)?.is_some() {
         return Err(ApiError::conflict(format!(
             "trigger {ns}/{name} already has an alarm: UPDATE it, or DELETE it first"
         )));
     }
-    let now = alarms::now_ms();
-    let mut alarm = Alarm::new(feed, now, caller.key_id.clone());
-    apply(&mut alarm, request, now)?;
     put(ctl, ns, name, &alarm, false)?;
     Ok(alarm.view(ns, name))
 }

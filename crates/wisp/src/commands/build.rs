@@ -191,6 +191,9 @@ fn parent_dir(path: &Path) -> &Path {
 /// The module `wisp deploy` uploads for `path`: the file itself when it is
 /// WebAssembly, else what building it makes.
 pub fn module_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(source) = path.to_str().filter(|s| crate::oci::is_reference(s)) {
+        return crate::oci::pull(source);
+    }
     let file = if path.is_file() && is_wasm_file(path) {
         path.to_path_buf()
     } else {

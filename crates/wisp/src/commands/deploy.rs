@@ -24,7 +24,9 @@ pub struct DeployCommand {
     name: Option<String>,
     /// The WebAssembly binary (a wasi:http component or a WASI command
     /// module), or a source `wisp build` builds first: a Rust crate
-    /// directory, a .c, .cpp, .js or .py file, or a directory `wisp new` made.
+    /// directory, a .c, .cpp, .js or .py file, or a directory `wisp new` made;
+    /// or a Wasm artifact in an OCI registry, oci://HOST[:PORT]/REPO[:TAG]
+    /// (see `wisp push`).
     #[arg(required_unless_present_any = ["manifest", "sequence"])]
     file: Option<PathBuf>,
     /// Deploy every function of this app manifest instead (see

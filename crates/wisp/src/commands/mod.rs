@@ -10,6 +10,7 @@ pub mod load;
 pub mod logs;
 pub mod namespace;
 pub mod new;
+pub mod push;
 pub mod rm;
 pub mod rule;
 pub mod serve;

@@ -64,7 +64,8 @@ fn object(s: Option<&str>, what: &str) -> anyhow::Result<Value> {
 const ALARM_FEED: &str =
     "/api/v1/namespaces/whisk.system/actions/alarms/alarm?blocking=true&result=true";
 
-/// Creates a trigger's alarm, replacing the one it has; the alarm's view.
+/// Creates a trigger's alarm, or replaces the one it has (an UPDATE, which
+/// the server checks before it changes anything); the alarm's view.
 fn create_alarm(client: &Client, alarm: FeedRequest) -> anyhow::Result<Value> {
     let send = |req: &FeedRequest| {
         client.request::<Value>(
@@ -80,11 +81,9 @@ fn create_alarm(client: &Client, alarm: FeedRequest) -> anyhow::Result<Value> {
                 .is_some_and(|h| h.status == http::StatusCode::CONFLICT) =>
         {
             send(&FeedRequest {
-                lifecycle_event: "DELETE".into(),
-                trigger_name: alarm.trigger_name.clone(),
-                ..FeedRequest::default()
-            })?;
-            send(&alarm)
+                lifecycle_event: "UPDATE".into(),
+                ..alarm
+            })
         }
         other => other,
     }
@@ -115,33 +114,39 @@ impl TriggerCommand {
                     "application/json",
                     serde_json::to_vec(&json!({ "parameters": params }))?,
                 )?;
-                if let Some(cron) = cron {
-                    let alarm = FeedRequest {
-                        lifecycle_event: "CREATE".into(),
-                        trigger_name: format!("/_/{name}"),
-                        cron: Some(cron),
-                        timezone,
-                        max_triggers: max_triggers.map(i64::from),
-                        ..FeedRequest::default()
-                    };
-                    let view = match create_alarm(&client, alarm) {
-                        Ok(view) => view,
-                        Err(e) => {
-                            // A trigger made only to carry the alarm goes too.
-                            if t.version == "0.0.1" {
-                                let _ = client.request::<Value>(
-                                    http::Method::DELETE,
-                                    &format!("{base}/{name}"),
-                                    "application/json",
-                                    Vec::new(),
-                                );
+                let alarm = match cron {
+                    None => None,
+                    Some(cron) => {
+                        let alarm = FeedRequest {
+                            lifecycle_event: "CREATE".into(),
+                            trigger_name: format!("/_/{name}"),
+                            cron: Some(cron),
+                            // Given in full, so an UPDATE replaces the old alarm.
+                            timezone: Some(timezone.unwrap_or_default()),
+                            max_triggers: Some(max_triggers.map_or(0, i64::from)),
+                            ..FeedRequest::default()
+                        };
+                        match create_alarm(&client, alarm) {
+                            Ok(view) => Some(view),
+                            Err(e) => {
+                                // A trigger made only to carry the alarm goes too.
+                                if t.version == "0.0.1" {
+                                    let _ = client.request::<Value>(
+                                        http::Method::DELETE,
+                                        &format!("{base}/{name}"),
+                                        "application/json",
+                                        Vec::new(),
+                                    );
+                                }
+                                return Err(e.context(format!(
+                                    "cannot create the alarm of trigger {name}"
+                                )));
                             }
-                            return Err(
-                                e.context(format!("cannot create the alarm of trigger {name}"))
-                            );
                         }
-                    };
-                    println!("trigger {}/{} version {}", t.namespace, t.name, t.version);
+                    }
+                };
+                println!("trigger {}/{} version {}", t.namespace, t.name, t.version);
+                if let Some(view) = alarm {
                     let next = view["status"]["nextTick"].as_str().unwrap_or("never");
                     println!(
                         "alarm '{}', next firing {next}",

@@ -203,6 +203,29 @@ pub fn try_request(
     content_type: Option<&str>,
     body: impl Into<Bytes>,
 ) -> Result<Resp, String> {
+    let mut headers = Vec::new();
+    if let Some(a) = auth {
+        headers.push((
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(a)
+            ),
+        ));
+    }
+    if let Some(ct) = content_type {
+        headers.push(("content-type", ct.to_string()));
+    }
+    try_request_with(method, url, &headers, body)
+}
+
+/// A request with these headers; `Err` when it cannot be sent or answered.
+pub fn try_request_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: impl Into<Bytes>,
+) -> Result<Resp, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -211,17 +234,8 @@ pub fn try_request(
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let mut b = http::Request::builder().method(method).uri(url);
-        if let Some(a) = auth {
-            b = b.header(
-                "authorization",
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(a)
-                ),
-            );
-        }
-        if let Some(ct) = content_type {
-            b = b.header("content-type", ct);
+        for (k, v) in headers {
+            b = b.header(*k, v);
         }
         let req = b.body(Full::new(body.into())).unwrap();
         let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))

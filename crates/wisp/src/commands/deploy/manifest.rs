@@ -264,6 +264,13 @@ fn check_entry(
             );
             None
         }
+        Some(s) if crate::oci::is_reference(s.get_ref()) => match crate::oci::pull(s.get_ref()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                fail(&s.span(), format!("{label}: source {e:#}"));
+                None
+            }
+        },
         Some(s) => match read_module(&base.join(s.get_ref())) {
             Ok(m) => Some(m),
             Err(why) => {
