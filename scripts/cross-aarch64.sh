@@ -6,27 +6,16 @@
 # Then the aarch64 server starts on a copy of the x86-64 data directory, to
 # show it compiles its own code instead of loading the x86-64 artifacts.
 #
-# Installs what it needs, idempotently: the rustup target, Debian's
-# gcc-aarch64-linux-gnu (linker and C compiler for ring and mimalloc) and
-# qemu-user-static. Not part of scripts/test.sh: the aarch64 build of the
-# whole binary takes far longer than CI's budget on two cores (docs/fleet.md).
+# Installs what it needs, idempotently, through scripts/setup.sh
+# (WISP_SETUP_CROSS=1): the rustup target, Debian's gcc-aarch64-linux-gnu
+# (linker and C compiler for ring and mimalloc) and qemu-user-static.
+# Not part of scripts/test.sh: the aarch64 build of the whole binary takes
+# about CI's budget on two cores by itself (docs/fleet.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=aarch64-unknown-linux-gnu
-rustup target list --installed | grep -qx "$target" || rustup target add "$target"
-missing=()
-for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static curl file; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
-scripts/setup.sh
+WISP_SETUP_CROSS=1 scripts/setup.sh
 scripts/build-examples.sh >/dev/null
 echo "building wisp for x86-64 and $target ..."
 cargo build --release --quiet -p wisp

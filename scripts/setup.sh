@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# WISP_SETUP_CROSS=1 (scripts/cross-aarch64.sh): also the aarch64 target, its
+# cross compiler and qemu-user-static.
+targets=(wasm32-wasip1 wasm32-wasip2)
+[ "${WISP_SETUP_CROSS:-0}" = 1 ] && targets+=(aarch64-unknown-linux-gnu)
 targets_needed=()
-for t in wasm32-wasip1 wasm32-wasip2; do
+for t in "${targets[@]}"; do
     rustup target list --installed | grep -qx "$t" || targets_needed+=("$t")
 done
 if [ ${#targets_needed[@]} -gt 0 ]; then
@@ -18,6 +22,7 @@ fi
 # docker-registry: the OCI registry tests/oci.rs pushes to and pulls from.
 pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry)
 [ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
+[ "${WISP_SETUP_CROSS:-0}" = 1 ] && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static curl file)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
