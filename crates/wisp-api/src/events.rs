@@ -115,9 +115,6 @@ pub struct RuleStatus {
     pub status: String,
 }
 
-/// The feeds wisp serves, as `/whisk.system/alarms/{name}` actions.
-pub const ALARM_FEEDS: [&str; 3] = ["alarm", "interval", "once"];
-
 /// What `POST /api/v1/namespaces/whisk.system/actions/alarms/{feed}` takes:
 /// OpenWhisk's feed lifecycle call (as its clients' `feeds.create`,
 /// `feeds.get`, `feeds.update` and `feeds.delete` send it) with the alarms

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use wisp_api::{ActivationStatus, Warmth};
+use wisp_api::{ActivationStatus, KeyValue, Warmth};
 use wisp_invoker::LogLine;
 use wisp_registry::{ActivationBatch, ActivationQuery, Registry, now_millis};
 
@@ -25,6 +25,24 @@ const RECORD_BYTES_HINT: usize = 640;
 
 /// How often pending records are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
+
+/// Who and what an activation that takes no time of its own was (a trigger's
+/// firing, a feed call), for [`ActivationLog::record_instant`].
+#[derive(Debug)]
+pub struct InstantRecord<'a> {
+    /// The namespace it is recorded in.
+    pub namespace: &'a str,
+    /// The name it is listed under.
+    pub name: &'a str,
+    /// The entity's version.
+    pub version: &'a str,
+    /// The key it ran as.
+    pub subject: &'a str,
+    /// Annotation `kind`: `trigger` or `feed`.
+    pub kind: &'a str,
+    /// Annotation `path`.
+    pub path: &'a str,
+}
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
 
@@ -82,26 +100,44 @@ impl ActivationLog {
         }
     }
 
-    /// Writes a record that is no action's (a trigger's firing) at once, as a
-    /// batch of one; a storage failure is logged, never lost silently.
-    pub fn record_document(
+    /// Writes the record of an activation that took no time of its own (a
+    /// trigger's firing, a feed call) at once, as a batch of one, and returns
+    /// it; a storage failure is logged, never lost silently.
+    pub fn record_instant(
         &self,
-        namespace: &str,
-        name: &str,
-        id: &str,
+        what: &InstantRecord<'_>,
+        id: &ActivationId,
         start_us: u64,
-        doc: &Value,
-    ) {
-        if !self.enabled {
-            return;
-        }
-        let mut batch = wisp_registry::ActivationBatch::with_capacity(512);
-        batch.push(namespace, name, id, start_us, |out| {
-            let _ = serde_json::to_writer(out, doc);
+        result: Value,
+        logs: Vec<String>,
+    ) -> Value {
+        let start_ms = start_us / 1000;
+        let doc = serde_json::json!({
+            "activationId": id.as_str(),
+            "namespace": what.namespace,
+            "name": what.name,
+            "version": what.version,
+            "subject": what.subject,
+            "publish": false,
+            "start": start_ms,
+            "end": start_ms,
+            "duration": 0,
+            "statusCode": 0,
+            "response": {"status": "success", "statusCode": 0, "success": true, "result": result},
+            "logs": logs,
+            "annotations": [KeyValue { key: "kind".into(), value: what.kind.into() },
+                            KeyValue { key: "path".into(), value: what.path.into() }],
         });
-        if let Err(e) = self.registry.put_activations(&batch) {
-            tracing::warn!(activation = %id, "trigger activation not written: {e}");
+        if self.enabled {
+            let mut batch = wisp_registry::ActivationBatch::with_capacity(512);
+            batch.push(what.namespace, what.name, id.as_str(), start_us, |out| {
+                let _ = serde_json::to_writer(out, &doc);
+            });
+            if let Err(e) = self.registry.put_activations(&batch) {
+                tracing::warn!(activation = %id.as_str(), "{} activation not written: {e}", what.kind);
+            }
         }
+        doc
     }
 
     /// Unwritten records (in flight, then pending) that `keep` selects, copied

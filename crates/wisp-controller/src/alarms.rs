@@ -35,7 +35,6 @@ pub const KIND: &str = "feed";
 /// The scheduler never sleeps longer than this, so a change of the wall
 /// clock is seen within it.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
-const MAX_SLEEP_MS: i64 = 30_000;
 
 /// Which feed made an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +188,28 @@ impl Alarm {
             since: now,
             subject,
         }
+    }
+
+    /// The stored alarm of trigger `ns/name`, if it has one.
+    pub fn load(ctl: &Controller, ns: &str, name: &str) -> Result<Option<Alarm>, ApiError> {
+        match ctl.registry.get_entity(KIND, ns, name)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(ApiError::internal),
+        }
+    }
+
+    /// Stores it as the alarm of trigger `ns/name` (a 409 when it has one and
+    /// `overwrite` is false).
+    pub fn save(
+        &self,
+        ctl: &Controller,
+        ns: &str,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<(), ApiError> {
+        let bytes = serde_json::to_vec(self).map_err(ApiError::internal)?;
+        ctl.registry.put_entity(KIND, ns, name, &bytes, overwrite)?;
+        Ok(())
     }
 
     /// The first tick strictly after `after` (ms) and inside its start and
@@ -361,7 +382,7 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
                 // Its schedule cannot be read now (a time zone gone from the
                 // system's zoneinfo): it stays as it is, and is looked at again.
                 tracing::warn!(trigger = %format!("{ns}/{name}"), "alarms: cannot compute the next tick: {e}");
-                soonest(now + MAX_SLEEP_MS);
+                soonest(now + i64::try_from(MAX_SLEEP.as_millis()).unwrap_or(i64::MAX));
                 continue;
             }
         }
@@ -396,18 +417,10 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
     Ok(earliest)
 }
 
-/// Writes an alarm back after a pass changed it, unless it is gone meanwhile
-/// (its namespace was deleted while the pass fired it).
+/// Writes an alarm back after a pass changed it. The pass holds the lock, so
+/// the alarm cannot have been deleted meanwhile.
 fn store(ctl: &Controller, ns: &str, name: &str, alarm: &Alarm) {
-    let written = serde_json::to_vec(alarm)
-        .map_err(ApiError::internal)
-        .and_then(|bytes| {
-            if ctl.registry.get_entity(KIND, ns, name)?.is_some() {
-                ctl.registry.put_entity(KIND, ns, name, &bytes, true)?;
-            }
-            Ok(())
-        });
-    if let Err(e) = written {
+    if let Err(e) = alarm.save(ctl, ns, name, true) {
         tracing::error!(trigger = %format!("{ns}/{name}"), "alarms: cannot store the alarm's state: {}", e.message);
     }
 }

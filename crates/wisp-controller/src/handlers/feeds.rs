@@ -13,11 +13,10 @@ use std::sync::Arc;
 use http::{Request, StatusCode};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use wisp_api::KeyValue;
 use wisp_api::events::FeedRequest;
 
 use crate::Controller;
-use crate::activations::{ActivationId, next_order, salt};
+use crate::activations::{ActivationId, InstantRecord, next_order, salt};
 use crate::alarms::{self, Alarm, Feed, KIND, Status};
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
@@ -70,7 +69,7 @@ pub async fn invoke<B: RequestBody>(
                     alarm.status = wanted;
                     // Ticks that passed while it was paused do not fire.
                     alarm.since = alarms::now_ms();
-                    put(ctl, ns, name, &alarm, true)?;
+                    alarm.save(ctl, ns, name, true)?;
                 }
                 alarm.view(ns, name)
             }
@@ -87,25 +86,18 @@ pub async fn invoke<B: RequestBody>(
     }
     let start_us = next_order();
     let id = ActivationId::new(start_us, salt());
-    let start_ms = start_us / 1000;
-    let doc = json!({
-        "activationId": id.as_str(),
-        "namespace": ns,
-        "name": feed.name(),
-        "version": "0.0.1",
-        "subject": caller.key_id,
-        "publish": false,
-        "start": start_ms,
-        "end": start_ms,
-        "duration": 0,
-        "statusCode": 0,
-        "response": {"status": "success", "statusCode": 0, "success": true, "result": result},
-        "logs": [],
-        "annotations": [KeyValue { key: "kind".into(), value: json!("feed") },
-                        KeyValue { key: "path".into(), value: json!(format!("whisk.system/alarms/{}", feed.name())) }],
-    });
-    ctl.activations
-        .record_document(ns, feed.name(), id.as_str(), start_us, &doc);
+    let path = format!("whisk.system/alarms/{}", feed.name());
+    let what = InstantRecord {
+        namespace: ns,
+        name: feed.name(),
+        version: "0.0.1",
+        subject: &caller.key_id,
+        kind: "feed",
+        path: &path,
+    };
+    let doc = ctl
+        .activations
+        .record_instant(&what, &id, start_us, result, Vec::new());
     Ok(respond::with_activation_id(
         respond::json(StatusCode::OK, &doc),
         id.as_str(),
@@ -117,23 +109,7 @@ fn no_alarm(ns: &str, name: &str) -> ApiError {
 }
 
 fn stored(ctl: &Controller, ns: &str, name: &str) -> Result<Alarm, ApiError> {
-    let bytes = ctl
-        .registry
-        .get_entity(KIND, ns, name)?
-        .ok_or_else(|| no_alarm(ns, name))?;
-    serde_json::from_slice(&bytes).map_err(ApiError::internal)
-}
-
-fn put(
-    ctl: &Controller,
-    ns: &str,
-    name: &str,
-    alarm: &Alarm,
-    overwrite: bool,
-) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec(alarm).map_err(ApiError::internal)?;
-    ctl.registry.put_entity(KIND, ns, name, &bytes, overwrite)?;
-    Ok(())
+    Alarm::load(ctl, ns, name)?.ok_or_else(|| no_alarm(ns, name))
 }
 
 /// `CREATE`: an alarm for an existing trigger that has none.
@@ -158,7 +134,7 @@ fn create(
             "trigger {ns}/{name} already has an alarm: UPDATE it, or DELETE it first"
         )));
     }
-    put(ctl, ns, name, &alarm, false)?;
+    alarm.save(ctl, ns, name, false)?;
     Ok(alarm.view(ns, name))
 }
 
@@ -185,7 +161,7 @@ fn update(
     alarm.anchor = now;
     alarm.since = now;
     apply(&mut alarm, request, now)?;
-    put(ctl, ns, name, &alarm, true)?;
+    alarm.save(ctl, ns, name, true)?;
     Ok(alarm.view(ns, name))
 }
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use wisp_api::events::{RuleView, TriggerDoc, TriggerView};
-use wisp_api::{ActivationStatus, KeyValue, Warmth};
+use wisp_api::{ActivationStatus, Warmth};
 
 use crate::Controller;
-use crate::activations::{ActivationId, Begun, Ended, next_order, salt};
+use crate::activations::{ActivationId, Begun, Ended, InstantRecord, next_order, salt};
 use crate::edge::extract::{self, RequestBody};
 use crate::edge::respond::{self, ApiResult};
 use crate::error::ApiError;
@@ -192,25 +192,17 @@ pub fn fire(
             };
             logs.push(line.to_string());
         }
-        let start_ms = start_us / 1000;
-        let doc = json!({
-            "activationId": id.as_str(),
-            "namespace": ns,
-            "name": name,
-            "version": trigger.version,
-            "subject": subject,
-            "publish": false,
-            "start": start_ms,
-            "end": start_ms,
-            "duration": 0,
-            "statusCode": 0,
-            "response": {"status": "success", "statusCode": 0, "success": true, "result": params},
-            "logs": logs,
-            "annotations": [KeyValue { key: "kind".into(), value: json!("trigger") },
-                            KeyValue { key: "path".into(), value: json!(format!("{ns}/{name}")) }],
-        });
+        let path = format!("{ns}/{name}");
+        let what = InstantRecord {
+            namespace: &ns,
+            name: &name,
+            version: &trigger.version,
+            subject: &subject,
+            kind: "trigger",
+            path: &path,
+        };
         ctl.activations
-            .record_document(&ns, &name, id.as_str(), start_us, &doc);
+            .record_instant(&what, &id, start_us, params, logs);
     });
     Ok(id)
 }
