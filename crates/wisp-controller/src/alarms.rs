@@ -325,22 +325,42 @@ pub fn forget(ctl: &Controller, ns: &str, trigger: &str) -> Result<bool, ApiErro
     Ok(removed)
 }
 
-/// Starts the scheduler; it stops when the server drains.
-pub fn spawn(ctl: Arc<Controller>) {
+/// The lease a fleet's alarms run under: one node fires them at a time.
+const LEASE: &str = "alarms";
+/// How long the lease lasts unrenewed: a node that stops leaves the alarms
+/// to another within this.
+const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often a fleet's scheduler passes at the least: the holder renews its
+/// lease, the others try to take it.
+const FLEET_SLEEP: Duration = Duration::from_secs(5);
+
+/// Starts the scheduler; it stops when the server drains. On a shared
+/// registry only the node holding the alarms' lease fires them, so each tick
+/// fires once across the fleet.
+pub fn spawn(ctl: Arc<Controller>, shared: bool) {
+    let longest = if shared { FLEET_SLEEP } else { MAX_SLEEP };
     tokio::spawn(async move {
         loop {
             if ctl.lifecycle().draining() {
                 return;
             }
-            let next = match pass(&ctl, now_ms()) {
+            let held = !shared
+                || ctl
+                    .registry
+                    .lease(LEASE, ctl.node_id(), LEASE_TTL)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("alarms: cannot take the lease: {e}");
+                        false
+                    });
+            let next = match if held { pass(&ctl, now_ms()) } else { Ok(None) } {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!("alarms: cannot read the alarms: {}", e.message);
                     None
                 }
             };
-            let wait = next.map_or(MAX_SLEEP, |t| {
-                Duration::from_millis(u64::try_from(t - now_ms()).unwrap_or(0)).min(MAX_SLEEP)
+            let wait = next.map_or(longest, |t| {
+                Duration::from_millis(u64::try_from(t - now_ms()).unwrap_or(0)).min(longest)
             });
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}

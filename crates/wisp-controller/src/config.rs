@@ -147,6 +147,9 @@ pub struct ServerConfig {
     /// The key file sealing secret parameters (docs/secrets.md); `None`:
     /// [`crate::secrets::default_key_file`].
     pub secret_key_file: Option<PathBuf>,
+    /// A shared registry (`postgres://USER@HOST:PORT/DB`) instead of the
+    /// embedded one in `data_dir`: the nodes of a fleet (docs/fleet.md).
+    pub registry_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -196,6 +199,7 @@ impl ServerConfig {
             metrics_token: None,
             metrics_listen: None,
             secret_key_file: None,
+            registry_url: None,
         }
     }
 

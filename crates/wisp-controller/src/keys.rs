@@ -91,6 +91,14 @@ impl KeyRing {
         }
     }
 
+    /// Accepts these keys, and no other stored one (the registry's keys,
+    /// read again).
+    pub fn replace(&self, stored: Vec<StoredKey>) {
+        if let Ok(mut k) = self.keys.write() {
+            *k = stored.into_iter().map(|k| (k.id.clone(), k)).collect();
+        }
+    }
+
     /// Stops accepting a key.
     pub fn remove(&self, id: &str) {
         if let Ok(mut k) = self.keys.write() {

@@ -23,6 +23,7 @@ pub mod dispatch;
 pub mod edge;
 pub mod error;
 pub mod events;
+mod follow;
 pub mod handlers;
 pub mod keys;
 mod keyvalue;
@@ -106,6 +107,8 @@ pub struct Controller {
     secret_key: secrets::SecretKey,
     /// The alarms scheduler's lock and wake-up.
     alarms: alarms::Alarms,
+    /// This process, among the nodes sharing a registry.
+    node_id: String,
 }
 
 impl Controller {
@@ -154,6 +157,12 @@ impl Controller {
             metrics,
             secret_key,
             alarms: alarms::Alarms::default(),
+            node_id: format!(
+                "{}-{:x}-{:x}",
+                std::env::var("HOSTNAME").unwrap_or_default(),
+                std::process::id(),
+                wisp_registry::now_millis()
+            ),
         };
         // Every kept version's compiled code stays, for rollbacks.
         let mut used: std::collections::HashSet<String> =
@@ -201,7 +210,8 @@ impl Controller {
             self.config.hot_budget,
         );
         self.spawn_hot_saver();
-        alarms::spawn(self.clone());
+        let shared = follow::spawn(self);
+        alarms::spawn(self.clone(), shared);
     }
 
     /// Writes everything pending (activation records, the hot set); call after
@@ -215,6 +225,11 @@ impl Controller {
     /// Serving or draining, and the requests in flight.
     pub fn lifecycle(&self) -> &Arc<lifecycle::Lifecycle> {
         &self.lifecycle
+    }
+
+    /// This process's name among the nodes sharing a registry.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// The server's configuration.

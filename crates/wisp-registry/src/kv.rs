@@ -108,10 +108,18 @@ fn check_store(
     namespace: &str,
     store: &str,
 ) -> KvResult<()> {
-    if store == DEFAULT_STORE {
-        return Ok(());
-    }
-    if valid_name(store) && stores.get((namespace, store)).map_err(db_err)?.is_some() {
+    let exists = || Ok(stores.get((namespace, store)).map_err(db_err)?.is_some());
+    require_store(namespace, store, exists)
+}
+
+/// A store name is valid and, unless it is `default`, `exists` says it is
+/// there.
+pub(crate) fn require_store(
+    namespace: &str,
+    store: &str,
+    exists: impl FnOnce() -> KvResult<bool>,
+) -> KvResult<()> {
+    if store == DEFAULT_STORE || (valid_name(store) && exists()?) {
         return Ok(());
     }
     Err(KvError::NoSuchStore {
@@ -120,7 +128,17 @@ fn check_store(
     })
 }
 
-fn check(key: &str, value: Option<&[u8]>) -> KvResult<()> {
+/// A name a store may be created with.
+pub(crate) fn check_store_name(store: &str) -> KvResult<()> {
+    if valid_name(store) {
+        return Ok(());
+    }
+    Err(KvError::Invalid(format!(
+        "'{store}' is not a valid store name: use letters, digits, '_', '-', '.', '@', starting with a letter, digit or '_', at most 256"
+    )))
+}
+
+pub(crate) fn check(key: &str, value: Option<&[u8]>) -> KvResult<()> {
     match check_entry(key, value) {
         Some(why) => Err(KvError::TooLarge(why)),
         None => Ok(()),
@@ -128,65 +146,35 @@ fn check(key: &str, value: Option<&[u8]>) -> KvResult<()> {
 }
 
 /// Bytes an entry counts against its namespace's quota.
-fn cost(key: &str, value_len: usize) -> u64 {
+pub(crate) fn cost(key: &str, value_len: usize) -> u64 {
     (key.len() + value_len) as u64
 }
 
-/// The open tables of one write transaction and the namespace's usage,
-/// written back by [`Writer::finish`].
-struct Writer<'t> {
-    kv: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
-    usage: redb::Table<'t, &'static str, u64>,
-    namespace: &'t str,
-    store: &'t str,
-    used: u64,
-    quota: u64,
+/// The keys of one store inside a write transaction, as a backend reads and
+/// writes them.
+pub(crate) trait StoreRows {
+    /// A key's value.
+    fn get(&mut self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    /// Sets a key; the length of the value it held.
+    fn put(&mut self, key: &str, value: &[u8]) -> KvResult<Option<usize>>;
+    /// Removes a key; the length of the value it held.
+    fn remove(&mut self, key: &str) -> KvResult<Option<usize>>;
 }
 
-impl<'t> Writer<'t> {
-    fn open(
-        txn: &'t WriteTransaction,
-        namespace: &'t str,
-        store: &'t str,
-        quota: u64,
-    ) -> KvResult<Self> {
-        check_store(
-            &txn.open_table(KV_STORES).map_err(db_err)?,
-            namespace,
-            store,
-        )?;
-        let usage = txn.open_table(KV_USAGE).map_err(db_err)?;
-        let used = usage
-            .get(namespace)
-            .map_err(db_err)?
-            .map_or(0, |g| g.value());
-        Ok(Writer {
-            kv: txn.open_table(KV).map_err(db_err)?,
-            usage,
-            namespace,
-            store,
-            used,
-            quota,
-        })
-    }
+/// One write transaction on a store: its keys and the namespace's usage,
+/// which the backend writes back when `f` succeeds.
+pub(crate) struct Writer<R> {
+    pub rows: R,
+    pub used: u64,
+    pub quota: u64,
+}
 
-    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        Ok(self
-            .kv
-            .get((self.namespace, self.store, key))
-            .map_err(db_err)?
-            .map(|g| g.value().to_vec()))
-    }
-
+impl<R: StoreRows> Writer<R> {
     /// Sets a key, within the quota: a write that makes the namespace hold
     /// more than before must fit; one that shrinks it always passes.
     fn set(&mut self, key: &str, value: &[u8]) -> KvResult<()> {
         check(key, Some(value))?;
-        let old = self
-            .kv
-            .get((self.namespace, self.store, key))
-            .map_err(db_err)?
-            .map_or(0, |g| cost(key, g.value().len()));
+        let old = self.rows.get(key)?.map_or(0, |v| cost(key, v.len()));
         let new = cost(key, value.len());
         if new > old {
             let needed = new - old;
@@ -198,87 +186,39 @@ impl<'t> Writer<'t> {
                 });
             }
         }
-        self.kv
-            .insert((self.namespace, self.store, key), value)
-            .map_err(db_err)?;
+        self.rows.put(key, value)?;
         self.used = (self.used + new).saturating_sub(old);
         Ok(())
     }
 
     fn delete(&mut self, key: &str) -> KvResult<bool> {
         check(key, None)?;
-        let removed = self
-            .kv
-            .remove((self.namespace, self.store, key))
-            .map_err(db_err)?
-            .map(|g| cost(key, g.value().len()));
+        let removed = self.rows.remove(key)?.map(|len| cost(key, len));
         if let Some(freed) = removed {
             self.used = self.used.saturating_sub(freed);
         }
         Ok(removed.is_some())
     }
 
-    fn finish(mut self) -> KvResult<()> {
-        self.usage
-            .insert(self.namespace, self.used)
-            .map_err(db_err)?;
-        Ok(())
-    }
-}
-
-/// Runs `f` in one write transaction on a store, committing what it wrote
-/// (with the namespace's new usage) only when it succeeds.
-fn write<T>(
-    db: &Database,
-    quota: u64,
-    namespace: &str,
-    store: &str,
-    f: impl FnOnce(&mut Writer<'_>) -> KvResult<T>,
-) -> KvResult<T> {
-    let txn = db.begin_write().map_err(db_err)?;
-    let out = {
-        let mut w = Writer::open(&txn, namespace, store, quota)?;
-        let out = f(&mut w)?;
-        w.finish()?;
-        out
-    };
-    txn.commit().map_err(db_err)?;
-    Ok(out)
-}
-
-/// Applies a batch of writes in one transaction: all of them, or none.
-pub(crate) fn apply(
-    db: &Database,
-    quota: u64,
-    namespace: &str,
-    store: &str,
-    writes: &[KvWrite],
-) -> KvResult<()> {
-    write(db, quota, namespace, store, |w| {
+    /// Applies a batch of writes: all of them, or (when one fails, and the
+    /// caller drops the transaction) none.
+    pub(crate) fn apply(&mut self, writes: &[KvWrite]) -> KvResult<()> {
         for op in writes {
             match op {
-                KvWrite::Set(k, v) => w.set(k, v)?,
+                KvWrite::Set(k, v) => self.set(k, v)?,
                 KvWrite::Delete(k) => {
-                    w.delete(k)?;
+                    self.delete(k)?;
                 }
             }
         }
         Ok(())
-    })
-}
+    }
 
-/// Adds `delta` to the integer a key holds as decimal text (0 when missing)
-/// and returns the sum.
-pub(crate) fn increment(
-    db: &Database,
-    quota: u64,
-    namespace: &str,
-    store: &str,
-    key: &str,
-    delta: i64,
-) -> KvResult<i64> {
-    write(db, quota, namespace, store, |w| {
-        let current = match w.get(key)? {
+    /// Adds `delta` to the integer a key holds as decimal text (0 when
+    /// missing) and returns the sum.
+    pub(crate) fn increment(&mut self, key: &str, delta: i64) -> KvResult<i64> {
+        check(key, None)?;
+        let current = match self.rows.get(key)? {
             None => 0,
             Some(bytes) => std::str::from_utf8(&bytes)
                 .ok()
@@ -292,29 +232,97 @@ pub(crate) fn increment(
         let sum = current
             .checked_add(delta)
             .ok_or_else(|| KvError::Invalid(format!("incrementing '{key}' overflows")))?;
-        w.set(key, sum.to_string().as_bytes())?;
+        self.set(key, sum.to_string().as_bytes())?;
         Ok(sum)
-    })
+    }
+
+    /// Sets a key to `new` only when it holds `expected` (`None`: when it is
+    /// missing); whether it did.
+    pub(crate) fn compare_and_swap(
+        &mut self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> KvResult<bool> {
+        check(key, None)?;
+        if self.rows.get(key)?.as_deref() != expected {
+            return Ok(false);
+        }
+        self.set(key, new)?;
+        Ok(true)
+    }
 }
 
-/// Sets a key to `new` only when it holds `expected` (`None`: when it is
-/// missing); whether it did.
-pub(crate) fn compare_and_swap(
+/// A store's keys in a redb write transaction.
+pub(crate) struct RedbRows<'t> {
+    kv: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    namespace: &'t str,
+    store: &'t str,
+}
+
+impl StoreRows for RedbRows<'_> {
+    fn get(&mut self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        Ok(self
+            .kv
+            .get((self.namespace, self.store, key))
+            .map_err(db_err)?
+            .map(|g| g.value().to_vec()))
+    }
+
+    fn put(&mut self, key: &str, value: &[u8]) -> KvResult<Option<usize>> {
+        Ok(self
+            .kv
+            .insert((self.namespace, self.store, key), value)
+            .map_err(db_err)?
+            .map(|g| g.value().len()))
+    }
+
+    fn remove(&mut self, key: &str) -> KvResult<Option<usize>> {
+        Ok(self
+            .kv
+            .remove((self.namespace, self.store, key))
+            .map_err(db_err)?
+            .map(|g| g.value().len()))
+    }
+}
+
+/// Runs `f` in one write transaction on a store, committing what it wrote
+/// (with the namespace's new usage) only when it succeeds. redb runs one
+/// write transaction at a time, so `f` is atomic.
+pub(crate) fn write<T>(
     db: &Database,
     quota: u64,
     namespace: &str,
     store: &str,
-    key: &str,
-    expected: Option<&[u8]>,
-    new: &[u8],
-) -> KvResult<bool> {
-    write(db, quota, namespace, store, |w| {
-        if w.get(key)?.as_deref() != expected {
-            return Ok(false);
-        }
-        w.set(key, new)?;
-        Ok(true)
-    })
+    f: impl FnOnce(&mut Writer<RedbRows<'_>>) -> KvResult<T>,
+) -> KvResult<T> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let out = {
+        check_store(
+            &txn.open_table(KV_STORES).map_err(db_err)?,
+            namespace,
+            store,
+        )?;
+        let mut usage = txn.open_table(KV_USAGE).map_err(db_err)?;
+        let used = usage
+            .get(namespace)
+            .map_err(db_err)?
+            .map_or(0, |g| g.value());
+        let mut w = Writer {
+            rows: RedbRows {
+                kv: txn.open_table(KV).map_err(db_err)?,
+                namespace,
+                store,
+            },
+            used,
+            quota,
+        };
+        let out = f(&mut w)?;
+        usage.insert(namespace, w.used).map_err(db_err)?;
+        out
+    };
+    txn.commit().map_err(db_err)?;
+    Ok(out)
 }
 
 /// The values of `keys`, in one read transaction.
@@ -381,13 +389,19 @@ pub(crate) fn keys(db: &Database, namespace: &str, store: &str, q: &KeyQuery) ->
     Ok(page)
 }
 
+/// `default` cannot be deleted.
+pub(crate) fn check_deletable(store: &str) -> KvResult<()> {
+    if store == DEFAULT_STORE {
+        return Err(KvError::Invalid(
+            "the default store cannot be deleted: every namespace has it".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a store; false when it exists.
 pub(crate) fn create_store(db: &Database, namespace: &str, store: &str) -> KvResult<bool> {
-    if !valid_name(store) {
-        return Err(KvError::Invalid(format!(
-            "'{store}' is not a valid store name: use letters, digits, '_', '-', '.', '@', starting with a letter, digit or '_', at most 256"
-        )));
-    }
+    check_store_name(store)?;
     if store == DEFAULT_STORE {
         return Ok(false);
     }
@@ -465,11 +479,7 @@ fn clear(txn: &WriteTransaction, namespace: &str, store: Option<&str>) -> KvResu
 /// Deletes a store and its keys; false when it does not exist. `default`
 /// cannot be deleted.
 pub(crate) fn delete_store(db: &Database, namespace: &str, store: &str) -> KvResult<bool> {
-    if store == DEFAULT_STORE {
-        return Err(KvError::Invalid(
-            "the default store cannot be deleted: every namespace has it".into(),
-        ));
-    }
+    check_deletable(store)?;
     let txn = db.begin_write().map_err(db_err)?;
     {
         let mut stores = txn.open_table(KV_STORES).map_err(db_err)?;

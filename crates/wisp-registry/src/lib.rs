@@ -4,8 +4,8 @@
 //! action records (configuration, limits, parameters) and the WebAssembly modules
 //! they run, stored once per content hash, and the namespaces' key-value
 //! stores. The default implementation,
-//! [`RedbRegistry`], is an embedded, crash-safe database file; a shared database
-//! for many nodes can implement the same trait.
+//! [`RedbRegistry`], is an embedded, crash-safe database file; [`PgRegistry`]
+//! is a PostgreSQL database that a fleet of nodes shares.
 //!
 //! ```
 //! use wisp_api::{ActionDoc, Policy, Shape, resolve::resolve};
@@ -23,11 +23,13 @@ mod activation_log;
 mod batch;
 mod entities;
 mod kv;
+mod postgres_store;
 mod redb_store;
 mod versions;
 
 pub use batch::ActivationBatch;
 pub use kv::{DEFAULT_KV_QUOTA_BYTES, KeyQuery, KvError, KvResult, NamespaceRemoval};
+pub use postgres_store::PgRegistry;
 pub use redb_store::{DEFAULT_KEEP_VERSIONS, RedbRegistry};
 pub use wisp_api::ActionRecord;
 pub use wisp_api::kv::KvWrite;
@@ -100,6 +102,46 @@ pub struct ActivationQuery {
     pub skip: usize,
     /// Return at most this many.
     pub limit: usize,
+}
+
+/// A change another node (or this one) committed to a shared registry, as
+/// [`Registry::subscribe`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An action was deployed, updated, rolled back or deleted: its current
+    /// record is to be read again.
+    Action {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// API keys were added or removed.
+    Keys,
+    /// Entities of a kind (triggers, rules, alarms) changed.
+    Entities(String),
+    /// Changes may have been missed (the feed was connected, or connected
+    /// again): everything is to be read again.
+    Resync,
+}
+
+impl Change {
+    /// A change from its notification text: `action NS/NAME`, `keys`,
+    /// `entity KIND`.
+    pub fn parse(text: &str) -> Option<Change> {
+        match text.split_once(' ') {
+            Some(("action", path)) => {
+                let (namespace, name) = path.split_once('/')?;
+                Some(Change::Action {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                })
+            }
+            Some(("entity", kind)) => Some(Change::Entities(kind.to_string())),
+            None if text == "keys" => Some(Change::Keys),
+            _ => None,
+        }
+    }
 }
 
 /// Persistent storage of actions and modules.
@@ -272,6 +314,23 @@ pub trait Registry: Send + Sync + 'static {
     /// Deletes one key (nothing when it is missing).
     fn kv_delete(&self, namespace: &str, store: &str, key: &str) -> KvResult<()> {
         self.kv_write(namespace, store, &[KvWrite::Delete(key.into())])
+    }
+
+    // Many nodes on one registry.
+
+    /// Takes the lease `name` for `holder`, or renews it, for `ttl`; whether
+    /// `holder` holds it now. Work that must run on one node of a fleet at a
+    /// time (the alarms) runs on the holder. A registry only one process
+    /// opens grants every lease.
+    fn lease(&self, _name: &str, _holder: &str, _ttl: std::time::Duration) -> Result<bool> {
+        Ok(true)
+    }
+
+    /// The changes committed to the registry from now on, by any node, as
+    /// they commit: what a node mirrors in memory is to follow them. `None`
+    /// when only this process writes the registry (the embedded one).
+    fn subscribe(&self) -> Option<std::sync::mpsc::Receiver<Change>> {
+        None
     }
 }
 

@@ -592,11 +592,15 @@ impl Registry for RedbRegistry {
     }
 
     fn kv_write(&self, namespace: &str, store: &str, writes: &[KvWrite]) -> KvResult<()> {
-        kv::apply(&self.db, self.kv_quota, namespace, store, writes)
+        kv::write(&self.db, self.kv_quota, namespace, store, |w| {
+            w.apply(writes)
+        })
     }
 
     fn kv_increment(&self, namespace: &str, store: &str, key: &str, delta: i64) -> KvResult<i64> {
-        kv::increment(&self.db, self.kv_quota, namespace, store, key, delta)
+        kv::write(&self.db, self.kv_quota, namespace, store, |w| {
+            w.increment(key, delta)
+        })
     }
 
     fn kv_compare_and_swap(
@@ -607,15 +611,9 @@ impl Registry for RedbRegistry {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> KvResult<bool> {
-        kv::compare_and_swap(
-            &self.db,
-            self.kv_quota,
-            namespace,
-            store,
-            key,
-            expected,
-            new,
-        )
+        kv::write(&self.db, self.kv_quota, namespace, store, |w| {
+            w.compare_and_swap(key, expected, new)
+        })
     }
 
     fn kv_keys(

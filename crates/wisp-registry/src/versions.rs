@@ -47,15 +47,32 @@ pub(crate) fn of(
     let mut out = Vec::new();
     for entry in table.range(lo.as_str()..hi.as_str()).map_err(storage)? {
         let (k, v) = entry.map_err(storage)?;
-        let (version, modules) = decode_loosely(v.value());
-        out.push(Stored {
-            key: k.value().to_string(),
-            version,
-            modules,
-            bytes: v.value().to_vec(),
-        });
+        out.push(Stored::new(k.value().to_string(), v.value().to_vec()));
     }
     Ok(out)
+}
+
+impl Stored {
+    /// A version as stored under `key`.
+    pub(crate) fn new(key: String, bytes: Vec<u8>) -> Stored {
+        let (version, modules) = decode_loosely(&bytes);
+        Stored {
+            key,
+            version,
+            modules,
+            bytes,
+        }
+    }
+}
+
+/// The versions to remove so that at most `keep` are left: the oldest, never
+/// `current`.
+pub(crate) fn excess<'a>(all: &'a [Stored], current: &str, keep: usize) -> Vec<&'a Stored> {
+    let count = all.len().saturating_sub(keep.max(1));
+    all.iter()
+        .filter(|v| v.version != current)
+        .take(count)
+        .collect()
 }
 
 /// Removes the oldest versions, never `current`, until at most `keep` are
@@ -68,18 +85,10 @@ pub(crate) fn trim(
     keep: usize,
 ) -> Result<Vec<String>> {
     let all = of(table, namespace, name)?;
-    let mut excess = all.len().saturating_sub(keep.max(1));
     let mut released = Vec::new();
-    for v in all {
-        if excess == 0 {
-            break;
-        }
-        if v.version == current {
-            continue;
-        }
+    for v in excess(&all, current, keep) {
         table.remove(v.key.as_str()).map_err(storage)?;
-        released.extend(v.modules);
-        excess -= 1;
+        released.extend(v.modules.iter().cloned());
     }
     Ok(released)
 }

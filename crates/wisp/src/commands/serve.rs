@@ -10,7 +10,7 @@ use anyhow::Context;
 use wisp_controller::config::defaults;
 use wisp_controller::{ApiKey, Controller, ServerConfig};
 use wisp_invoker::Invoker;
-use wisp_registry::RedbRegistry;
+use wisp_registry::{PgRegistry, RedbRegistry, Registry};
 
 use crate::client::GlobalOptions;
 
@@ -149,6 +149,13 @@ pub struct ServeCommand {
     /// `$XDG_CONFIG_HOME/wisp/secret.key`, else `~/.config/wisp/secret.key`).
     #[arg(long, env = "WISP_SECRET_KEY_FILE", value_name = "PATH")]
     secret_key_file: Option<std::path::PathBuf>,
+    /// Keep actions, versions, modules, namespaces, keys, activation records,
+    /// key-value stores, triggers, rules and alarms in this PostgreSQL
+    /// database (`postgres://USER[:PASSWORD]@HOST:PORT/DB`), shared by every
+    /// node of a fleet, instead of the embedded registry in the data
+    /// directory. Its schema is created or upgraded at start.
+    #[arg(long, env = "WISP_REGISTRY", value_name = "URL")]
+    registry: Option<String>,
 }
 
 impl ServeCommand {
@@ -208,6 +215,7 @@ impl ServeCommand {
         c.metrics_token = self.metrics_token.clone();
         c.metrics_listen = self.metrics_listen;
         c.secret_key_file = self.secret_key_file.clone();
+        c.registry_url = self.registry.clone();
         c
     }
 }
@@ -241,6 +249,36 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// The registry `--registry` names, else the embedded one in the data
+/// directory.
+fn open_registry(config: &ServerConfig) -> anyhow::Result<Arc<dyn Registry>> {
+    match &config.registry_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let registry = PgRegistry::open(url)
+                .context("cannot open the shared registry (--registry)")?
+                .keep_versions(config.keep_versions)
+                .kv_quota(config.kv_quota_bytes);
+            announce(&format!(
+                "wisp registry: PostgreSQL at {}",
+                registry.target()
+            ));
+            Ok(Arc::new(registry))
+        }
+        Some(other) => anyhow::bail!(
+            "--registry takes a PostgreSQL URL, postgres://USER@HOST:PORT/DB, not '{}'",
+            other.split('@').next_back().unwrap_or_default()
+        ),
+        None => Ok(Arc::new(
+            RedbRegistry::open(config.registry_path())
+                .with_context(|| {
+                    format!("cannot open the registry in {}", config.data_dir.display())
+                })?
+                .keep_versions(config.keep_versions)
+                .kv_quota(config.kv_quota_bytes),
+        )),
+    }
+}
+
 /// Serves on `threads` single-threaded runtimes: this one (which also runs the
 /// background work and waits for the signal) and `threads - 1` more, each with
 /// its own listener on the same port.
@@ -264,13 +302,10 @@ async fn run(config: ServerConfig, listen: SocketAddr, threads: usize) -> anyhow
     // --log-format json).
     announce(&format!("wisp starting on http://{addr}"));
     let opening = tokio::task::spawn_blocking(move || -> anyhow::Result<Controller> {
-        let registry = RedbRegistry::open(config.registry_path())
-            .with_context(|| format!("cannot open the registry in {}", config.data_dir.display()))?
-            .keep_versions(config.keep_versions)
-            .kv_quota(config.kv_quota_bytes);
+        let registry = open_registry(&config)?;
         let invoker = Invoker::new(&config.invoker(), &config.cache_dir())
             .context("cannot start the WebAssembly engine")?;
-        Controller::new(config, Arc::new(registry), Arc::new(invoker))
+        Controller::new(config, registry, Arc::new(invoker))
     });
     let controller = Arc::new(
         wisp_controller::server::serve_starting(&first, opening)
