@@ -19,8 +19,11 @@ if [ ${#targets_needed[@]} -gt 0 ]; then
 fi
 
 # prometheus: its promtool checks the /metrics exposition (tests/metrics.rs);
-# docker-registry: the OCI registry tests/oci.rs pushes to and pulls from.
-pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry)
+# docker-registry: the OCI registry tests/oci.rs pushes to and pulls from;
+# postgresql and nginx: the shared registry and the front of the fleet
+# tests (tests/fleet.rs, crates/wisp-registry/tests/postgres.rs), which start
+# their own servers in temporary directories.
+pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry postgresql nginx)
 [ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
 [ "${WISP_SETUP_CROSS:-0}" = 1 ] && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static curl file)
 missing=()

@@ -760,22 +760,23 @@ impl Registry for PgRegistry {
     fn put_activations(&self, batch: &ActivationBatch) -> Result<()> {
         let records = batch::decode(batch.bytes())
             .ok_or_else(|| RegistryError::Storage("an activation batch does not decode".into()))?;
-        let mut columns: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<&[u8]>) =
-            Default::default();
-        for r in &records {
-            columns.0.push(r.namespace);
-            columns.1.push(r.id);
-            columns.2.push(r.name);
-            columns.3.push(big(r.start_us));
-            columns.4.push(r.json);
-        }
-        // One statement for the batch; the connection thread needs owned data.
+        // One statement for the batch, its columns as arrays (owned: the
+        // connection thread runs it).
+        let text = |f: for<'a> fn(&'a batch::Rec<'a>) -> &'a str| -> Vec<String> {
+            records.iter().map(|r| f(r).to_string()).collect()
+        };
         let owned = (
-            columns.0.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            columns.1.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            columns.2.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            columns.3,
-            columns.4.iter().map(|s| s.to_vec()).collect::<Vec<_>>(),
+            text(|r| r.namespace),
+            text(|r| r.id),
+            text(|r| r.name),
+            records
+                .iter()
+                .map(|r| big(r.start_us))
+                .collect::<Vec<i64>>(),
+            records
+                .iter()
+                .map(|r| r.json.to_vec())
+                .collect::<Vec<Vec<u8>>>(),
         );
         let written = big(now_millis().saturating_mul(1000));
         self.run(move |c| {
@@ -1029,16 +1030,18 @@ impl Registry for PgRegistry {
             {
                 return Ok(None);
             }
-            let mut out = NamespaceRemoval::default();
-            out.keys = t
-                .query(
-                    "DELETE FROM api_keys WHERE namespace = $1 RETURNING id",
-                    &[&ns],
-                )
-                .map_err(db_err)?
-                .into_iter()
-                .map(|r| r.get(0))
-                .collect();
+            let mut out = NamespaceRemoval {
+                keys: t
+                    .query(
+                        "DELETE FROM api_keys WHERE namespace = $1 RETURNING id",
+                        &[&ns],
+                    )
+                    .map_err(db_err)?
+                    .into_iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+                ..NamespaceRemoval::default()
+            };
             out.keys.sort();
             let actions: Vec<String> = t
                 .query(
@@ -1221,8 +1224,10 @@ impl Registry for PgRegistry {
                 .into_iter()
                 .map(|r| r.get(0))
                 .collect();
-            let mut page = KeyPage::default();
-            page.keys = keys;
+            let mut page = KeyPage {
+                keys,
+                ..KeyPage::default()
+            };
             if page.keys.len() > limit {
                 page.keys.truncate(limit);
                 page.cursor = page.keys.last().cloned();

@@ -50,14 +50,33 @@ impl Server {
         Self::launch(extra, envs, true)
     }
 
+    /// Starts a node of a fleet on a fixed loopback port (a restart keeps
+    /// it): its own data directory (its compiled-code cache), the secret key
+    /// file every node shares.
+    pub fn start_node(extra: &[&str], key_file: &Path, port: u16) -> Server {
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["--listen", listen.as_str()];
+        args.extend_from_slice(extra);
+        Self::build(&args, &[], false, Some(key_file))
+    }
+
     fn launch(extra: &[&str], envs: &[(&str, &str)], logged: bool) -> Server {
+        Self::build(extra, envs, logged, None)
+    }
+
+    fn build(
+        extra: &[&str],
+        envs: &[(&str, &str)],
+        logged: bool,
+        key_file: Option<&Path>,
+    ) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
             child: None,
             url: String::new(),
             data_dir,
-            key_file: tmp.path().join("secret.key"),
+            key_file: key_file.map_or_else(|| tmp.path().join("secret.key"), Path::to_path_buf),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             envs: envs
                 .iter()
@@ -80,10 +99,11 @@ impl Server {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wisp"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
+        cmd.arg("serve");
+        if !self.extra.iter().any(|a| a == "--listen") {
+            cmd.arg("--listen").arg("127.0.0.1:0");
+        }
+        cmd.arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--api-key")
             .arg(KEY)
@@ -132,6 +152,14 @@ impl Server {
                 .status();
             let status = child.wait().unwrap();
             assert!(status.success(), "wisp serve exited with {status}");
+        }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -381,6 +409,15 @@ pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Compiles WAT to a module.
