@@ -17,7 +17,7 @@ export WISP_API_KEY="${WISP_API_KEY:-fleet:$(od -An -N16 -tx1 /dev/urandom | tr 
 fleet_postgres
 fleet_oci_registry
 for n in 1 2 3; do
-    fleet_node "$n" --registry "$FLEET_PG_URL"
+    fleet_node "$n" --registry "$FLEET_PG_URL" --artifacts "oci://$FLEET_OCI/wisp/modules"
 done
 nodes=("${FLEET_NODES[@]}")
 fleet_nginx "${nodes[@]}"
@@ -32,7 +32,7 @@ A wisp fleet is up (files in $FLEET_DIR):
   nginx:        $front   (routes each action to one node, consistent hashing)
   nodes:        ${nodes[*]}
   PostgreSQL:   $FLEET_PG_URL   (the shared registry)
-  OCI registry: http://$FLEET_OCI   (fns/hello-http:v1 pushed)
+  OCI registry: http://$FLEET_OCI   (the modules in wisp/modules; fns/hello-http:v1 pushed)
   API key:      $WISP_API_KEY
 
 Try:

@@ -150,6 +150,9 @@ pub struct ServerConfig {
     /// A shared registry (`postgres://USER@HOST:PORT/DB`) instead of the
     /// embedded one in `data_dir`: the nodes of a fleet (docs/fleet.md).
     pub registry_url: Option<String>,
+    /// An OCI repository (`oci://HOST:PORT/REPO`) holding the module
+    /// binaries; the registry then keeps only their metadata.
+    pub artifacts_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -200,6 +203,7 @@ impl ServerConfig {
             metrics_listen: None,
             secret_key_file: None,
             registry_url: None,
+            artifacts_url: None,
         }
     }
 

@@ -104,6 +104,39 @@ pub struct ActivationQuery {
     pub limit: usize,
 }
 
+/// Where module binaries live when the registry keeps only their metadata
+/// (`wisp serve --artifacts oci://…`): stored under their SHA-256, fetched
+/// by it. A registry with one stores an empty placeholder for each module
+/// and asks the store for its bytes.
+pub trait ModuleStore: Send + Sync + 'static {
+    /// Stores a binary under its hash; storing it again is harmless.
+    fn put(&self, hash: &str, bytes: &[u8]) -> Result<()>;
+    /// The binary stored under `hash` (checked against it).
+    fn get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
+}
+
+/// The bytes a module has in a registry's own tables: none when a
+/// [`ModuleStore`] holds them.
+pub(crate) fn kept_bytes<'a>(
+    store: Option<&std::sync::Arc<dyn ModuleStore>>,
+    bytes: &'a [u8],
+) -> &'a [u8] {
+    if store.is_some() { &[] } else { bytes }
+}
+
+/// A module read from a registry's tables, from its [`ModuleStore`] when the
+/// tables hold only its placeholder.
+pub(crate) fn module_bytes(
+    store: Option<&std::sync::Arc<dyn ModuleStore>>,
+    hash: &str,
+    kept: Option<Vec<u8>>,
+) -> Result<Option<Vec<u8>>> {
+    match (kept, store) {
+        (Some(bytes), Some(store)) if bytes.is_empty() => store.get(hash),
+        (kept, _) => Ok(kept),
+    }
+}
+
 /// A change another node (or this one) committed to a shared registry, as
 /// [`Registry::subscribe`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -161,6 +161,8 @@ pub struct PgRegistry {
     target: String,
     keep_versions: usize,
     kv_quota: u64,
+    /// Where module binaries live, when not in the database.
+    module_store: Option<Arc<dyn crate::ModuleStore>>,
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
@@ -240,6 +242,7 @@ impl PgRegistry {
             target,
             keep_versions: DEFAULT_KEEP_VERSIONS,
             kv_quota: kv::DEFAULT_KV_QUOTA_BYTES,
+            module_store: None,
         };
         reg.run(migrate)?;
         Ok(reg)
@@ -248,6 +251,13 @@ impl PgRegistry {
     /// Keeps this many versions of each action (at least 1).
     pub fn keep_versions(mut self, n: usize) -> Self {
         self.keep_versions = n.max(1);
+        self
+    }
+
+    /// Keeps module binaries in `store` (an OCI registry), the database only
+    /// their metadata.
+    pub fn module_store(mut self, store: Arc<dyn crate::ModuleStore>) -> Self {
+        self.module_store = Some(store);
         self
     }
 
@@ -571,6 +581,13 @@ impl Registry for PgRegistry {
                 ));
             }
         }
+        let module_size = module.len() as u64;
+        if let Some(store) = &self.module_store {
+            for (hash, bytes) in &mut stored {
+                store.put(hash, bytes)?;
+                *bytes = Vec::new();
+            }
+        }
         let keep = self.keep_versions;
         self.txn(move |t| {
             let (ns, name) = (record.namespace.clone(), record.name.clone());
@@ -589,7 +606,7 @@ impl Registry for PgRegistry {
                 Some(newest) => next_version(&newest.version),
                 None => "0.0.1".to_string(),
             };
-            record.module_size = stored[0].1.len() as u64;
+            record.module_size = module_size;
             record.updated = now_millis();
             for (hash, bytes) in &stored {
                 hold_module(t, hash, bytes)?;
@@ -747,14 +764,15 @@ impl Registry for PgRegistry {
     }
 
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>> {
-        let hash = hash.to_string();
-        self.run(move |c| {
+        let key = hash.to_string();
+        let kept = self.run(move |c| {
             Ok(
-                c.query_opt("SELECT bytes FROM modules WHERE hash = $1", &[&hash])
+                c.query_opt("SELECT bytes FROM modules WHERE hash = $1", &[&key])
                     .map_err(db_err)?
                     .map(|r| r.get(0)),
             )
-        })
+        })?;
+        crate::module_bytes(self.module_store.as_ref(), hash, kept)
     }
 
     fn put_activations(&self, batch: &ActivationBatch) -> Result<()> {

@@ -55,6 +55,8 @@ pub struct RedbRegistry {
     kv_quota: u64,
     /// Activation records, in append-only segment files beside the database.
     activations: crate::activation_log::ActivationLog,
+    /// Where module binaries live, when not in the database.
+    module_store: Option<std::sync::Arc<dyn crate::ModuleStore>>,
 }
 
 pub(crate) fn storage<E: std::fmt::Display>(e: E) -> RegistryError {
@@ -113,6 +115,7 @@ impl RedbRegistry {
             keep_versions: DEFAULT_KEEP_VERSIONS,
             kv_quota: kv::DEFAULT_KV_QUOTA_BYTES,
             activations,
+            module_store: None,
         };
         reg.migrate_activation_batches()?;
         reg.migrate_versions()?;
@@ -123,6 +126,13 @@ impl RedbRegistry {
     /// deploy on.
     pub fn keep_versions(mut self, n: usize) -> Self {
         self.keep_versions = n.max(1);
+        self
+    }
+
+    /// Keeps module binaries in `store` (an OCI registry), the database only
+    /// their metadata, from the next deploy on.
+    pub fn module_store(mut self, store: std::sync::Arc<dyn crate::ModuleStore>) -> Self {
+        self.module_store = Some(store);
         self
     }
 
@@ -271,6 +281,13 @@ impl Registry for RedbRegistry {
     ) -> Result<ActionRecord> {
         let (ns, name) = (record.namespace.clone(), record.name.clone());
         let key = action_key(&ns, &name);
+        // Out of the transaction: a push may take a while.
+        if let Some(store) = &self.module_store {
+            store.put(&record.module_hash, module)?;
+            if let (Some(init), Some(source)) = (&record.init, source) {
+                store.put(&init.source_sha256, source)?;
+            }
+        }
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut actions = txn.open_table(ACTIONS).map_err(storage)?;
@@ -306,7 +323,8 @@ impl Registry for RedbRegistry {
                     .map(|g| g.value())
                     .unwrap_or(0);
                 if count == 0 {
-                    modules.insert(hash.as_str(), bytes).map_err(storage)?;
+                    let kept = crate::kept_bytes(self.module_store.as_ref(), bytes);
+                    modules.insert(hash.as_str(), kept).map_err(storage)?;
                 }
                 refs.insert(hash.as_str(), count + 1).map_err(storage)?;
             }
@@ -418,10 +436,11 @@ impl Registry for RedbRegistry {
     fn get_module(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read().map_err(storage)?;
         let table = txn.open_table(MODULES).map_err(storage)?;
-        Ok(table
+        let kept = table
             .get(hash)
             .map_err(storage)?
-            .map(|v| v.value().to_vec()))
+            .map(|v| v.value().to_vec());
+        crate::module_bytes(self.module_store.as_ref(), hash, kept)
     }
 
     fn put_activations(&self, batch: &ActivationBatch) -> Result<()> {

@@ -153,6 +153,75 @@ pub fn pull(source: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// Runs `f` on a thread of its own: the OCI client's runtime may not start
+/// on a thread that drives the server's.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Module binaries in an OCI repository (`wisp serve --artifacts
+/// oci://HOST[:PORT]/REPO`): each module a Wasm artifact tagged
+/// `sha256-HASH`, its layer's digest `sha256:HASH`, so a node that lacks a
+/// module pulls it by the hash its record names and checks it.
+pub struct OciModules {
+    /// `oci://HOST[:PORT]/REPO`.
+    repository: String,
+}
+
+impl OciModules {
+    /// The repository `url` names (no tag or digest: each module gets its
+    /// own).
+    pub fn new(url: &str) -> anyhow::Result<OciModules> {
+        let url = url.trim_end_matches('/');
+        reference(url)?;
+        let repo_part = url.rsplit('/').next().unwrap_or_default();
+        if repo_part.contains(':') || repo_part.contains('@') {
+            bail!(
+                "--artifacts names a repository, oci://HOST[:PORT]/REPO, without a tag: each module is tagged with its hash"
+            );
+        }
+        Ok(OciModules {
+            repository: url.to_string(),
+        })
+    }
+
+    fn tag(&self, hash: &str) -> String {
+        format!("{}:sha256-{hash}", self.repository)
+    }
+}
+
+impl wisp_registry::ModuleStore for OciModules {
+    fn put(&self, hash: &str, bytes: &[u8]) -> wisp_registry::Result<()> {
+        let target = self.tag(hash);
+        off_runtime(|| push(bytes, &target)).map_err(|e| {
+            wisp_registry::RegistryError::Storage(format!(
+                "cannot push module {hash} to {}: {e:#}",
+                self.repository
+            ))
+        })?;
+        Ok(())
+    }
+
+    fn get(&self, hash: &str) -> wisp_registry::Result<Option<Vec<u8>>> {
+        let source = self.tag(hash);
+        let bytes = off_runtime(|| pull(&source)).map_err(|e| {
+            wisp_registry::RegistryError::Storage(format!(
+                "cannot pull module {hash} from {}: {e:#}",
+                self.repository
+            ))
+        })?;
+        if hex::encode(Sha256::digest(&bytes)) != hash {
+            return Err(wisp_registry::RegistryError::Storage(format!(
+                "{source} does not hold module {hash}: its content has another hash"
+            )));
+        }
+        Ok(Some(bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! with the configuration `scripts/fleet.sh` uses. Changes made through one
 //! node are served by all within 1 s; a node killed under load costs only
 //! the calls it had in flight; a restarted node catches up; an alarm fires
-//! once per tick; key-value increments from every node add up exactly.
+//! once per tick; key-value increments from every node add up exactly. The
+//! first fleet keeps its modules in Debian's docker-registry
+//! (`--artifacts oci://…`), as scripts/fleet.sh does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -90,27 +92,37 @@ impl Drop for Nginx {
     }
 }
 
-/// PostgreSQL, three nodes on it, nginx in front.
+/// PostgreSQL, three nodes on it, nginx in front; the modules in an OCI
+/// registry when there is one.
 struct Fleet {
     nginx: Nginx,
     nodes: Vec<Server>,
     _pg: Postgres,
+    _oci: Option<OciRegistry>,
     _key_dir: tempfile::TempDir,
 }
 
-fn fleet() -> Fleet {
+fn fleet(oci: Option<OciRegistry>) -> Fleet {
     let pg = Postgres::start();
     let key_dir = tempfile::tempdir().unwrap();
     let key_file = key_dir.path().join("secret.key");
-    let url = pg.url();
+    let mut args = vec!["--registry".to_string(), pg.url()];
+    if let Some(oci) = &oci {
+        args.extend([
+            "--artifacts".to_string(),
+            format!("oci://{}/wisp/modules", oci.addr),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let nodes: Vec<Server> = (0..3)
-        .map(|_| Server::start_node(&["--registry", &url], &key_file, free_port()))
+        .map(|_| Server::start_node(&args, &key_file, free_port()))
         .collect();
     let nginx = Nginx::start(&nodes.iter().collect::<Vec<_>>());
     Fleet {
         nginx,
         nodes,
         _pg: pg,
+        _oci: oci,
         _key_dir: key_dir,
     }
 }
@@ -180,7 +192,8 @@ fn seen_everywhere(bases: &[&str], name: &str, want: (u16, &str), within: Durati
 
 #[test]
 fn changes_through_one_node_are_served_everywhere_and_a_killed_node_costs_only_its_calls() {
-    let mut f = fleet();
+    // The modules in an OCI registry: nodes pull what they lack by hash.
+    let mut f = fleet(Some(OciRegistry::start()));
     let bases: Vec<String> = std::iter::once(f.nginx.url.clone())
         .chain(f.nodes.iter().map(|n| n.url.clone()))
         .collect();
@@ -291,10 +304,11 @@ fn changes_through_one_node_are_served_everywhere_and_a_killed_node_costs_only_i
     let before = ok.load(Ordering::Relaxed);
     assert!(before > 0, "the call loop runs");
     // The node nginx sends `a` to: the one that ran it most.
-    let victim = (0..3)
-        .max_by_key(|&i| calls_of(&f.nodes[i], "a"))
-        .unwrap();
-    assert!(calls_of(&f.nodes[victim], "a") > 10, "nginx sends `a` to one node");
+    let victim = (0..3).max_by_key(|&i| calls_of(&f.nodes[i], "a")).unwrap();
+    assert!(
+        calls_of(&f.nodes[victim], "a") > 10,
+        "nginx sends `a` to one node"
+    );
     f.nodes[victim].kill();
     let mut acknowledged = Vec::new();
     for i in 0..10 {
@@ -365,7 +379,7 @@ fn changes_through_one_node_are_served_everywhere_and_a_killed_node_costs_only_i
 
 #[test]
 fn an_alarm_fires_once_per_tick_with_three_nodes() {
-    let f = fleet();
+    let f = fleet(None);
     let api = |i: usize, method: &str, path: &str, body: serde_json::Value| {
         request(
             method,

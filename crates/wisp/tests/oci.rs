@@ -1,76 +1,18 @@
 //! Modules as OCI artifacts: `wisp push` to Debian's `docker-registry`
 //! (Distribution 2.8) on loopback, then `wisp deploy NAME oci://…`, from the
-//! command line and from an app manifest.
+//! command line and from an app manifest; and `wisp serve --artifacts`, the
+//! modules kept there and pulled by hash.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::json;
 
-/// `docker-registry serve` on a free loopback port, its storage in a temp
-/// directory; killed on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("docker-registry (Debian's package; scripts/setup.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn modules_go_through_an_oci_registry() {
-    let reg = Registry::start();
+    let reg = OciRegistry::start();
     let s = Server::start(&[]);
     let hello = example("hello-http");
     let json_rust = example("json-rust");
@@ -161,4 +103,57 @@ fn modules_go_through_an_oci_registry() {
     assert!(err.contains("no repository"), "{err}");
     // The action still serves what it was deployed with.
     assert_eq!(s.web("GET", "/fn/hello/", b"").status, 200);
+}
+
+#[test]
+fn with_artifacts_the_registry_keeps_only_metadata_and_nodes_pull_by_hash() {
+    let reg = OciRegistry::start();
+    let repo = format!("oci://{}/wisp/modules", reg.addr);
+    let mut s = Server::start_logged(&["--artifacts", &repo], &[]);
+    let module = example_bytes("hello-http");
+    let hash = wisp_registry::module_hash(&module);
+    s.deploy("hello", &module, json!({}));
+    assert_eq!(s.web("GET", "/fn/hello/", b"").status, 200);
+
+    // The module is an artifact tagged with its hash: it deploys from there.
+    let (ok, out, err) = cli(&s, &["deploy", "copy", &format!("{repo}:sha256-{hash}")]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(s.web("GET", "/fn/copy/", b"").status, 200);
+
+    // The registry holds no bytes of it, only its placeholder.
+    s.stop();
+    {
+        let local = wisp_registry::RedbRegistry::open(s.data_dir.join("registry.redb")).unwrap();
+        use wisp_registry::Registry as _;
+        assert_eq!(local.get_module(&hash).unwrap(), Some(Vec::new()));
+        assert_eq!(
+            local
+                .get_action("guest", "hello")
+                .unwrap()
+                .unwrap()
+                .module_size,
+            module.len() as u64
+        );
+    }
+    // Without its compiled code, a node pulls the module again.
+    std::fs::remove_dir_all(s.data_dir.join("cache")).unwrap();
+    s.resume();
+    let r = s.web("GET", "/fn/hello/", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // With the OCI registry gone, a node that must pull says so (in its
+    // log: callers see an internal error, not the registry's address).
+    drop(reg);
+    s.stop();
+    std::fs::remove_dir_all(s.data_dir.join("cache")).unwrap();
+    s.resume();
+    let r = s.web("GET", "/fn/hello/", b"");
+    assert_eq!(r.status, 500, "{}", r.text());
+    let logged = |what: &str| s.log_lines().iter().any(|l| l.contains(what));
+    assert!(logged("cannot pull module"), "{:?}", s.log_lines());
+    // Deploys are refused rather than stored without their module.
+    let r = s.try_deploy("other", &example_bytes("json-rust"), json!({}));
+    assert!(r.status >= 500, "{} {}", r.status, r.text());
+    assert!(logged("cannot push module"), "{:?}", s.log_lines());
+    assert_eq!(s.get("/api/v1/namespaces/_/actions/other").status, 404);
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use wisp_controller::config::defaults;
 use wisp_controller::{ApiKey, Controller, ServerConfig};
 use wisp_invoker::Invoker;
-use wisp_registry::{PgRegistry, RedbRegistry, Registry};
+use wisp_registry::{ModuleStore, PgRegistry, RedbRegistry, Registry};
 
 use crate::client::GlobalOptions;
 
@@ -156,6 +156,13 @@ pub struct ServeCommand {
     /// directory. Its schema is created or upgraded at start.
     #[arg(long, env = "WISP_REGISTRY", value_name = "URL")]
     registry: Option<String>,
+    /// Keep module binaries in this OCI repository
+    /// (`oci://HOST[:PORT]/REPO`), each a Wasm artifact tagged with its hash,
+    /// and only their metadata in the registry; a node pulls a module the
+    /// first time it needs it. Loopback registries are spoken to over HTTP;
+    /// WISP_OCI_USERNAME and WISP_OCI_PASSWORD give credentials.
+    #[arg(long, env = "WISP_ARTIFACTS", value_name = "URL")]
+    artifacts: Option<String>,
 }
 
 impl ServeCommand {
@@ -216,6 +223,7 @@ impl ServeCommand {
         c.metrics_listen = self.metrics_listen;
         c.secret_key_file = self.secret_key_file.clone();
         c.registry_url = self.registry.clone();
+        c.artifacts_url = self.artifacts.clone();
         c
     }
 }
@@ -252,12 +260,23 @@ fn init_logging(format: LogFormat) {
 /// The registry `--registry` names, else the embedded one in the data
 /// directory.
 fn open_registry(config: &ServerConfig) -> anyhow::Result<Arc<dyn Registry>> {
+    let modules: Option<Arc<dyn ModuleStore>> = match &config.artifacts_url {
+        Some(url) => {
+            let store = crate::oci::OciModules::new(url).context("--artifacts")?;
+            announce(&format!("wisp modules: OCI artifacts in {url}"));
+            Some(Arc::new(store))
+        }
+        None => None,
+    };
     match &config.registry_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let registry = PgRegistry::open(url)
+            let mut registry = PgRegistry::open(url)
                 .context("cannot open the shared registry (--registry)")?
                 .keep_versions(config.keep_versions)
                 .kv_quota(config.kv_quota_bytes);
+            if let Some(m) = modules {
+                registry = registry.module_store(m);
+            }
             announce(&format!(
                 "wisp registry: PostgreSQL at {}",
                 registry.target()
@@ -268,14 +287,18 @@ fn open_registry(config: &ServerConfig) -> anyhow::Result<Arc<dyn Registry>> {
             "--registry takes a PostgreSQL URL, postgres://USER@HOST:PORT/DB, not '{}'",
             other.split('@').next_back().unwrap_or_default()
         ),
-        None => Ok(Arc::new(
-            RedbRegistry::open(config.registry_path())
+        None => {
+            let mut registry = RedbRegistry::open(config.registry_path())
                 .with_context(|| {
                     format!("cannot open the registry in {}", config.data_dir.display())
                 })?
                 .keep_versions(config.keep_versions)
-                .kv_quota(config.kv_quota_bytes),
-        )),
+                .kv_quota(config.kv_quota_bytes);
+            if let Some(m) = modules {
+                registry = registry.module_store(m);
+            }
+            Ok(Arc::new(registry))
+        }
     }
 }
 
