@@ -54,11 +54,11 @@ stop_row() {
 
 # row NAME ROUND : starts the row's servers, deploys, warms up, measures.
 row() {
-    local name=$1 round=$2 target
+    local name=$1 round=$2 target node
     case $name in
         redb) fleet_node 1 ;;
         postgres | nginx-1) fleet_node 1 --registry "$FLEET_PG_URL" ;;
-        nginx-3) for n in 1 2 3; do fleet_node "$n" --registry "$FLEET_PG_URL"; done ;;
+        nginx-3) for node in 1 2 3; do fleet_node "$node" --registry "$FLEET_PG_URL"; done ;;
     esac
     target=${FLEET_NODES[0]}
     case $name in nginx-*) fleet_nginx "${FLEET_NODES[@]}"; target=$FLEET_FRONT ;; esac
@@ -82,10 +82,10 @@ row() {
 }
 
 rows=(redb postgres nginx-1 nginx-3)
-n=${#rows[@]}
+count=${#rows[@]}
 for round in $(seq "$ROUNDS"); do
-    for i in $(seq 0 $((n - 1))); do
-        row "${rows[$(((i + round - 1) % n))]}" "$round"
+    for i in $(seq 0 $((count - 1))); do
+        row "${rows[$(((i + round - 1) % count))]}" "$round"
     done
 done
 
