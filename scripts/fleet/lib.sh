@@ -6,7 +6,13 @@
 # Needs: Debian's postgresql, docker-registry and nginx (scripts/setup.sh), and
 # target/release/wisp.
 
-FLEET_DIR="${FLEET_DIR:-$(mktemp -d -t wisp-fleet.XXXXXX)}"
+# A directory given in FLEET_DIR is kept; one made here is removed at the end.
+if [ -n "${FLEET_DIR:-}" ]; then
+    mkdir -p "$FLEET_DIR"
+    FLEET_KEEP=1
+else
+    FLEET_DIR=$(mktemp -d -t wisp-fleet.XXXXXX)
+fi
 FLEET_PIDS=()
 FLEET_NODES=()
 FLEET_PG_DATA=""
@@ -36,7 +42,13 @@ fleet_as_pg() {
 
 # Starts PostgreSQL; sets FLEET_PG_URL.
 fleet_postgres() {
-    FLEET_PG_BIN=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+    local initdb
+    initdb=$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
+    if [ -z "$initdb" ]; then
+        echo "PostgreSQL is not installed (Debian's postgresql): run scripts/setup.sh" >&2
+        return 1
+    fi
+    FLEET_PG_BIN=$(dirname "$initdb")
     local dir="$FLEET_DIR/postgres" port
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir" && chmod 755 "$FLEET_DIR"
@@ -87,10 +99,16 @@ fleet_node() {
     FLEET_PIDS+=($!)
     echo $! >"$FLEET_DIR/node$n/pid"
     fleet_wait_port "$port" || { cat "$FLEET_DIR/node$n/log" >&2; return 1; }
+    local up=0
     for _ in $(seq 200); do
-        grep -q "wisp listening on" "$FLEET_DIR/node$n/log" && break
+        grep -q "wisp listening on" "$FLEET_DIR/node$n/log" && { up=1; break; }
         sleep 0.05
     done
+    if [ "$up" != 1 ]; then
+        echo "node $n did not start serving:" >&2
+        cat "$FLEET_DIR/node$n/log" >&2
+        return 1
+    fi
     FLEET_NODES+=("http://127.0.0.1:$port")
 }
 
@@ -113,7 +131,8 @@ fleet_nginx() {
     FLEET_FRONT="http://127.0.0.1:$port"
 }
 
-# Stops everything started, and removes $FLEET_DIR unless FLEET_KEEP=1.
+# Stops everything started, and removes $FLEET_DIR unless it was given or
+# FLEET_KEEP=1.
 fleet_stop() {
     local pid
     for pid in "${FLEET_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -75,6 +75,9 @@ pub fn check_entry(key: &str, value: Option<&[u8]>) -> Option<String> {
     if key.len() > MAX_KEY_BYTES {
         return Some(format!("key is longer than {MAX_KEY_BYTES} bytes"));
     }
+    if key.contains('\0') {
+        return Some("a key must not contain a NUL character".into());
+    }
     match value {
         Some(v) if v.len() > MAX_VALUE_BYTES => {
             Some(format!("value is larger than {MAX_VALUE_BYTES} bytes"))

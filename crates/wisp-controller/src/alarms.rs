@@ -395,7 +395,7 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
             Ok(Some(_)) => {}
             Ok(None) => {
                 alarm.status = Status::Completed;
-                store(ctl, &ns, &name, &alarm);
+                store(ctl, &ns, &name, &bytes, &alarm);
                 continue;
             }
             Err(e) => {
@@ -432,16 +432,31 @@ fn pass(ctl: &Arc<Controller>, now: i64) -> Result<Option<i64>, ApiError> {
             Ok(Some(next)) if !used_up => soonest(next),
             _ => alarm.status = Status::Completed,
         }
-        store(ctl, &ns, &name, &alarm);
+        store(ctl, &ns, &name, &bytes, &alarm);
     }
     Ok(earliest)
 }
 
 /// Writes an alarm back after a pass changed it. The pass holds the lock, so
 /// the alarm cannot have been deleted meanwhile.
-fn store(ctl: &Controller, ns: &str, name: &str, alarm: &Alarm) {
-    if let Err(e) = alarm.save(ctl, ns, name, true) {
-        tracing::error!(trigger = %format!("{ns}/{name}"), "alarms: cannot store the alarm's state: {}", e.message);
+fn store(ctl: &Controller, ns: &str, name: &str, read: &[u8], alarm: &Alarm) {
+    let written = serde_json::to_vec(alarm)
+        .map_err(|e| e.to_string())
+        .and_then(|new| {
+            ctl.registry
+                .replace_entity(KIND, ns, name, read, &new)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(true) => {}
+        // Paused, changed or deleted meanwhile (through another node of a
+        // fleet): that change stands.
+        Ok(false) => {
+            tracing::debug!(trigger = %format!("{ns}/{name}"), "alarms: the alarm changed during the pass; its new state stands")
+        }
+        Err(e) => {
+            tracing::error!(trigger = %format!("{ns}/{name}"), "alarms: cannot store the alarm's state: {e}")
+        }
     }
 }
 

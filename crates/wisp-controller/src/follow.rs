@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use wisp_api::ActionRecord;
 use wisp_registry::Change;
@@ -22,6 +23,7 @@ pub(crate) fn spawn(ctl: &Arc<Controller>) -> bool {
     let Some(changes) = ctl.registry.subscribe() else {
         return false;
     };
+    ctl.shared.store(true, Ordering::Relaxed);
     let ctl = ctl.clone();
     let started = std::thread::Builder::new()
         .name("wisp-follow".into())
@@ -37,8 +39,32 @@ pub(crate) fn spawn(ctl: &Arc<Controller>) -> bool {
 }
 
 impl Controller {
+    /// After a change made here, on a shared registry: serves what the
+    /// registry holds now. Another node may have changed the same action
+    /// between this node's write and its publish, and that change's
+    /// notification may already have been applied; the registry's state wins.
+    pub(crate) fn settle(self: &Arc<Self>, namespace: &str, name: &str) {
+        if !self.shared.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.registry.get_action(namespace, name) {
+            Ok(record) => self.mirror(namespace, name, record),
+            Err(e) => {
+                tracing::warn!(action = %format!("{namespace}/{name}"), "cannot read an action back: {e}")
+            }
+        }
+    }
+
+    /// After a key change made here, on a shared registry: accepts the keys
+    /// the registry holds now.
+    pub(crate) fn settle_keys(&self) {
+        if self.shared.load(Ordering::Relaxed) {
+            self.reload_keys();
+        }
+    }
+
     /// Brings the mirror up to date with one change.
-    fn apply(&self, change: Change) {
+    fn apply(self: &Arc<Self>, change: Change) {
         match change {
             Change::Action { namespace, name } => match self.registry.get_action(&namespace, &name)
             {
@@ -58,7 +84,7 @@ impl Controller {
     }
 
     /// Reads every action and key again: changes may have been missed.
-    fn resync(&self) {
+    fn resync(self: &Arc<Self>) {
         match self.registry.all_actions() {
             Ok(all) => {
                 let mut stored = HashSet::new();
@@ -104,7 +130,7 @@ impl Controller {
 
     /// Serves `record` as the action's current version, or stops serving the
     /// action when there is none; nothing when the version served is it.
-    fn mirror(&self, namespace: &str, name: &str, record: Option<ActionRecord>) {
+    fn mirror(self: &Arc<Self>, namespace: &str, name: &str, record: Option<ActionRecord>) {
         let served = self.lookup(namespace, name);
         let Some(record) = record else {
             if let Some(gone) = served.and_then(|_| self.unpublish(namespace, name)) {
@@ -136,7 +162,17 @@ impl Controller {
         if let Some(old) = served.filter(|s| s.record.module_hash != hash) {
             self.release_module(&old.record.module_hash);
         }
-        self.warm_up(&hash, shape);
+        if hash != wisp_registry::EMPTY_MODULE && self.invoker.cached(&hash).is_none() {
+            // Off the feed's thread: a pull and a compile must not hold up
+            // the changes after it (a key's revocation).
+            let ctl = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("wisp-warm-up".into())
+                .spawn(move || ctl.warm_up(&hash, shape));
+            if let Err(e) = spawned {
+                tracing::warn!("cannot compile a changed action ahead of its first call: {e}");
+            }
+        }
     }
 
     /// Has the compiled code of a module in memory: loaded from the disk

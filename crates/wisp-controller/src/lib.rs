@@ -109,6 +109,8 @@ pub struct Controller {
     alarms: alarms::Alarms,
     /// This process, among the nodes sharing a registry.
     node_id: String,
+    /// Whether the registry is shared with other nodes (and followed).
+    shared: std::sync::atomic::AtomicBool,
 }
 
 impl Controller {
@@ -163,6 +165,7 @@ impl Controller {
                 std::process::id(),
                 wisp_registry::now_millis()
             ),
+            shared: Default::default(),
         };
         // Every kept version's compiled code stays, for rollbacks.
         let mut used: std::collections::HashSet<String> =

@@ -82,6 +82,32 @@ pub(crate) fn list(
     Ok(out.into_iter().skip(skip).take(limit).collect())
 }
 
+/// Replaces a document only when it still holds `expected`.
+pub(crate) fn replace(
+    db: &Database,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    expected: &[u8],
+    json: &[u8],
+) -> Result<bool> {
+    let k = key(kind, namespace, name);
+    let txn = db.begin_write().map_err(storage)?;
+    {
+        let mut t = txn.open_table(ENTITIES).map_err(storage)?;
+        let same = t
+            .get(k.as_str())
+            .map_err(storage)?
+            .is_some_and(|v| v.value() == expected);
+        if !same {
+            return Ok(false);
+        }
+        t.insert(k.as_str(), json).map_err(storage)?;
+    }
+    txn.commit().map_err(storage)?;
+    Ok(true)
+}
+
 pub(crate) fn delete(
     db: &Database,
     kind: &str,
@@ -146,6 +172,18 @@ mod tests {
         assert_eq!(names, ["a", "b"]);
         assert_eq!(reg.list_entities("trigger", "ns", 1, 10).unwrap().len(), 1);
         assert_eq!(reg.all_entities("trigger").unwrap().len(), 3);
+        assert!(
+            reg.replace_entity("trigger", "ns", "a", b"{\"a\":2}", b"{\"a\":3}")
+                .unwrap()
+        );
+        assert!(
+            !reg.replace_entity("trigger", "ns", "a", b"{\"a\":2}", b"{}")
+                .unwrap()
+        );
+        assert!(
+            !reg.replace_entity("trigger", "ns", "none", b"{}", b"{}")
+                .unwrap()
+        );
         assert!(reg.delete_entity("trigger", "ns", "a").unwrap().is_some());
         assert!(reg.get_entity("trigger", "ns", "a").unwrap().is_none());
         assert!(reg.delete_entity("trigger", "ns", "a").unwrap().is_none());

@@ -115,13 +115,29 @@ pub trait ModuleStore: Send + Sync + 'static {
     fn get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 }
 
+/// The hash of the empty module a sequence is stored with: it is kept as it
+/// is, never in a [`ModuleStore`], and never compiled.
+pub const EMPTY_MODULE: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Whether a module goes to the [`ModuleStore`], when there is one.
+pub(crate) fn stored_outside(
+    store: Option<&std::sync::Arc<dyn ModuleStore>>,
+    bytes: &[u8],
+) -> bool {
+    store.is_some() && !bytes.is_empty()
+}
+
 /// The bytes a module has in a registry's own tables: none when a
 /// [`ModuleStore`] holds them.
 pub(crate) fn kept_bytes<'a>(
     store: Option<&std::sync::Arc<dyn ModuleStore>>,
     bytes: &'a [u8],
 ) -> &'a [u8] {
-    if store.is_some() { &[] } else { bytes }
+    if stored_outside(store, bytes) {
+        &[]
+    } else {
+        bytes
+    }
 }
 
 /// A module read from a registry's tables, from its [`ModuleStore`] when the
@@ -132,8 +148,12 @@ pub(crate) fn module_bytes(
     kept: Option<Vec<u8>>,
 ) -> Result<Option<Vec<u8>>> {
     match (kept, store) {
-        (Some(bytes), Some(store)) if bytes.is_empty() => store.get(hash),
-        (kept, _) => Ok(kept),
+        (Some(bytes), _) if !bytes.is_empty() || hash == EMPTY_MODULE => Ok(Some(bytes)),
+        (Some(_), Some(store)) => store.get(hash),
+        (Some(_), None) => Err(RegistryError::Storage(format!(
+            "module {hash} is kept in an OCI registry, and this server has none: start it with the same --artifacts as the server that stored it"
+        ))),
+        (None, _) => Ok(None),
     }
 }
 
@@ -281,6 +301,17 @@ pub trait Registry: Send + Sync + 'static {
         skip: usize,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Replaces an entity's document with `json` only when it still holds
+    /// `expected` (a write-back that must not undo a change made meanwhile,
+    /// on any node); whether it did.
+    fn replace_entity(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        expected: &[u8],
+        json: &[u8],
+    ) -> Result<bool>;
     /// Deletes an entity, returning its document if it existed.
     fn delete_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>>;
     /// Every entity of a kind, in every namespace: `(namespace, name, json)`.

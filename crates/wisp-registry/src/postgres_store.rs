@@ -323,7 +323,6 @@ impl PgRegistry {
     ) -> KvResult<T> {
         let (ns, store, quota) = (namespace.to_string(), store.to_string(), self.kv_quota);
         self.txn(move |t| {
-            require_store(t, &ns, &store)?;
             t.execute(
                 "INSERT INTO kv_usage VALUES ($1, 0) ON CONFLICT DO NOTHING",
                 &[&ns],
@@ -336,6 +335,8 @@ impl PgRegistry {
                 )
                 .map_err(kv_err)?
                 .get(0);
+            // Under the lock: a store deleted meanwhile is seen as gone.
+            require_store(t, &ns, &store)?;
             let mut w = Writer {
                 rows: PgRows {
                     t,
@@ -383,7 +384,13 @@ fn connection_thread(jobs: &Mutex<Receiver<Job>>, config: &postgres::Config, tar
             }
         }
         if let Some(c) = client.as_mut() {
-            job(Ok(c));
+            // A job that panics loses its caller's answer (the caller sees
+            // the channel close), not the thread; its connection may be
+            // mid-transaction, so it is opened again.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c))));
+            if ran.is_err() {
+                client = None;
+            }
         }
     }
 }
@@ -584,8 +591,10 @@ impl Registry for PgRegistry {
         let module_size = module.len() as u64;
         if let Some(store) = &self.module_store {
             for (hash, bytes) in &mut stored {
-                store.put(hash, bytes)?;
-                *bytes = Vec::new();
+                if crate::stored_outside(Some(store), bytes) {
+                    store.put(hash, bytes)?;
+                    *bytes = Vec::new();
+                }
             }
         }
         let keep = self.keep_versions;
@@ -979,6 +988,26 @@ impl Registry for PgRegistry {
         })
     }
 
+    fn replace_entity(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        expected: &[u8],
+        json: &[u8],
+    ) -> Result<bool> {
+        let (kind, ns, name) = (kind.to_string(), namespace.to_string(), name.to_string());
+        let (expected, json) = (expected.to_vec(), json.to_vec());
+        self.run(move |c| {
+            Ok(c.execute(
+                "UPDATE entities SET doc = $5 WHERE kind = $1 AND namespace = $2 AND name = $3 AND doc = $4",
+                &[&kind, &ns, &name, &expected, &json],
+            )
+            .map_err(db_err)?
+                == 1)
+        })
+    }
+
     fn get_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>> {
         let (kind, ns, name) = (kind.to_string(), namespace.to_string(), name.to_string());
         self.run(move |c| {
@@ -1042,6 +1071,13 @@ impl Registry for PgRegistry {
     fn delete_namespace(&self, name: &str) -> Result<Option<NamespaceRemoval>> {
         let ns = name.to_string();
         self.txn(move |t| {
+            // The key-value lock first, as every KV write takes it: the
+            // namespace's stores go with no write half-way.
+            t.execute(
+                "SELECT used FROM kv_usage WHERE namespace = $1 FOR UPDATE",
+                &[&ns],
+            )
+            .map_err(db_err)?;
             if t.execute("DELETE FROM namespaces WHERE name = $1", &[&ns])
                 .map_err(db_err)?
                 == 0

@@ -283,7 +283,9 @@ impl Registry for RedbRegistry {
         let key = action_key(&ns, &name);
         // Out of the transaction: a push may take a while.
         if let Some(store) = &self.module_store {
-            store.put(&record.module_hash, module)?;
+            if !module.is_empty() {
+                store.put(&record.module_hash, module)?;
+            }
             if let (Some(init), Some(source)) = (&record.init, source) {
                 store.put(&init.source_sha256, source)?;
             }
@@ -686,6 +688,17 @@ impl Registry for RedbRegistry {
                 .map(|(_, name, json)| (name, json))
                 .collect(),
         )
+    }
+
+    fn replace_entity(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        expected: &[u8],
+        json: &[u8],
+    ) -> Result<bool> {
+        crate::entities::replace(&self.db, kind, namespace, name, expected, json)
     }
 
     fn delete_entity(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Vec<u8>>> {

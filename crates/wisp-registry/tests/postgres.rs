@@ -167,6 +167,23 @@ fn two_nodes_share_actions_versions_keys_entities_and_see_each_others_changes() 
         b"{\"v\":2}"
     );
     assert_eq!(b.list_entities("trigger", "team", 0, 10).unwrap().len(), 1);
+    // A write-back holds only when nothing changed meanwhile.
+    assert!(
+        b.replace_entity("trigger", "team", "t", b"{\"v\":2}", b"{\"v\":3}")
+            .unwrap()
+    );
+    assert!(
+        !a.replace_entity("trigger", "team", "t", b"{\"v\":2}", b"{\"v\":4}")
+            .unwrap()
+    );
+    assert!(
+        !a.replace_entity("trigger", "team", "gone", b"{}", b"{}")
+            .unwrap()
+    );
+    assert_eq!(
+        a.get_entity("trigger", "team", "t").unwrap().unwrap(),
+        b"{\"v\":3}"
+    );
     assert_eq!(b.all_entities("trigger").unwrap().len(), 1);
     a.put_action(rec("team", "w", b"five"), b"five", None, false)
         .unwrap();
@@ -385,11 +402,11 @@ fn activations_leases_and_a_database_restart() {
     assert_eq!(names(all.clone()), ["3"]);
 
     // One holder of a lease at a time; it renews, and it lapses.
-    let ttl = Duration::from_millis(800);
+    let ttl = Duration::from_millis(2500);
     assert!(a.lease("alarms", "node-a", ttl).unwrap());
     assert!(!b.lease("alarms", "node-b", ttl).unwrap());
     assert!(a.lease("alarms", "node-a", ttl).unwrap());
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(ttl + Duration::from_millis(500));
     assert!(b.lease("alarms", "node-b", ttl).unwrap());
     assert!(!a.lease("alarms", "node-a", ttl).unwrap());
 

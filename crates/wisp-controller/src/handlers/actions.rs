@@ -82,6 +82,7 @@ pub async fn delete(ctl: &Arc<Controller>, ns: &str, name: &str) -> ApiResult {
         return Err(not_found(ns, name));
     };
     let served = ctl.unpublish(ns, name);
+    ctl.settle(ns, name);
     let record = removed.ok().or_else(|| served.map(|d| d.record.clone()));
     // Every version's compiled code goes with it (unless another action runs it).
     let hashes: std::collections::BTreeSet<&str> = versions
@@ -193,6 +194,7 @@ pub async fn put<B: RequestBody>(
     if let Some(old) = replaced {
         ctl.release_module(&old);
     }
+    ctl.settle(ns, name);
     Ok(respond::json(StatusCode::OK, &view))
 }
 

@@ -102,6 +102,7 @@ fn blocking(ctl: &Controller, op: AdminOp) -> ApiResult {
         AdminOp::RevokeKey(id) => match ctl.registry.delete_key(&id)? {
             Some(k) => {
                 ctl.keys.remove(&id);
+                ctl.settle_keys();
                 Ok(respond::json(
                     StatusCode::OK,
                     &Revoked {
@@ -126,6 +127,7 @@ fn new_key(ctl: &Controller, namespace: &str) -> Result<NewKey, ApiError> {
     };
     ctl.registry.put_key(&stored)?;
     ctl.keys.add(stored);
+    ctl.settle_keys();
     Ok(NewKey {
         namespace: namespace.to_string(),
         key: key.to_string(),

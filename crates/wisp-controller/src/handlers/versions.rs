@@ -80,6 +80,7 @@ pub async fn rollback<B: RequestBody>(
     if let Some(old) = replaced {
         ctl.release_module(&old);
     }
+    ctl.settle(ns, name);
     let mut response = respond::json(StatusCode::OK, &view);
     response
         .headers_mut()

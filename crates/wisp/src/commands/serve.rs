@@ -154,7 +154,12 @@ pub struct ServeCommand {
     /// database (`postgres://USER[:PASSWORD]@HOST:PORT/DB`), shared by every
     /// node of a fleet, instead of the embedded registry in the data
     /// directory. Its schema is created or upgraded at start.
-    #[arg(long, env = "WISP_REGISTRY", value_name = "URL")]
+    #[arg(
+        long,
+        env = "WISP_REGISTRY",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     registry: Option<String>,
     /// Keep module binaries in this OCI repository
     /// (`oci://HOST[:PORT]/REPO`), each a Wasm artifact tagged with its hash,
@@ -283,9 +288,9 @@ fn open_registry(config: &ServerConfig) -> anyhow::Result<Arc<dyn Registry>> {
             ));
             Ok(Arc::new(registry))
         }
-        Some(other) => anyhow::bail!(
-            "--registry takes a PostgreSQL URL, postgres://USER@HOST:PORT/DB, not '{}'",
-            other.split('@').next_back().unwrap_or_default()
+        // Not echoed: it may hold a password.
+        Some(_) => anyhow::bail!(
+            "--registry takes a PostgreSQL URL, postgres://USER[:PASSWORD]@HOST:PORT/DB"
         ),
         None => {
             let mut registry = RedbRegistry::open(config.registry_path())
