@@ -103,6 +103,10 @@ mod tests {
             "value is larger than 1048576 bytes"
         );
         assert!(check_entry("", None).is_some());
+        assert_eq!(
+            check_entry("a\0b", None).unwrap(),
+            "a key must not contain a NUL character"
+        );
     }
 
     #[test]

@@ -95,6 +95,7 @@ async fn answer<B: RequestBody>(
                 "build": env!("CARGO_PKG_VERSION"),
             }),
         )),
+        Route::Ui(asset) => Ok(crate::handlers::ui::serve(asset)),
         Route::NotFound => Err(ApiError::not_found("no such resource")),
         Route::MethodNotAllowed => Err(ApiError::method_not_allowed()),
         Route::Web {

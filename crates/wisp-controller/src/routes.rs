@@ -76,6 +76,8 @@ pub enum Route {
         /// The feed: `alarm`, `interval` or `once` (others are answered 404).
         name: String,
     },
+    /// `GET /ui[/]`, `/ui/app.js`, `/ui/style.css`: the dashboard's files.
+    Ui(UiAsset),
     /// A known path with a method it does not support.
     MethodNotAllowed,
     /// Nothing here.
@@ -187,6 +189,17 @@ pub enum ActionOp {
     Rollback,
 }
 
+/// One of the dashboard's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiAsset {
+    /// `index.html`.
+    Page,
+    /// `app.js`.
+    Script,
+    /// `style.css`.
+    Style,
+}
+
 /// Whether `s` is a valid namespace, package, action or key-value store name
 /// (defined with the wire types, which the registry checks store names with).
 pub use wisp_api::valid_name;
@@ -197,6 +210,9 @@ pub fn route(method: &Method, path: &str) -> Route {
         "/healthz" | "/health" => return get_only(method, Route::Probe(Probe::Health)),
         "/readyz" => return get_only(method, Route::Probe(Probe::Ready)),
         "/metrics" => return get_only(method, Route::Probe(Probe::Metrics)),
+        "/ui" | "/ui/" | "/ui/index.html" => return get_only(method, Route::Ui(UiAsset::Page)),
+        "/ui/app.js" => return get_only(method, Route::Ui(UiAsset::Script)),
+        "/ui/style.css" => return get_only(method, Route::Ui(UiAsset::Style)),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/fn/") {
@@ -566,6 +582,18 @@ mod tests {
         assert_eq!(route(&Method::GET, "/api/v1"), Route::ApiInfo);
         assert_eq!(route(&Method::GET, "/health"), Route::Probe(Probe::Health));
         assert_eq!(route(&Method::GET, "/healthz"), Route::Probe(Probe::Health));
+        assert_eq!(route(&Method::GET, "/ui"), Route::Ui(UiAsset::Page));
+        assert_eq!(route(&Method::GET, "/ui/"), Route::Ui(UiAsset::Page));
+        assert_eq!(
+            route(&Method::GET, "/ui/app.js"),
+            Route::Ui(UiAsset::Script)
+        );
+        assert_eq!(
+            route(&Method::GET, "/ui/style.css"),
+            Route::Ui(UiAsset::Style)
+        );
+        assert_eq!(route(&Method::POST, "/ui"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::GET, "/ui/other.js"), Route::NotFound);
         assert_eq!(route(&Method::GET, "/readyz"), Route::Probe(Probe::Ready));
         assert_eq!(route(&Method::POST, "/readyz"), Route::MethodNotAllowed);
         assert_eq!(

@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod rules;
 pub mod sequences;
 pub mod triggers;
+pub mod ui;
 pub mod versions;
 pub mod web;
