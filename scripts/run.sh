@@ -30,7 +30,7 @@ cat "$log"
 key=$(cat "$WISP_DATA_DIR/api-key")
 cat <<TRY
 
-wisp is serving at $url — try:
+wisp is serving at $url — open $url/ui (sign in with $key), or try:
   curl $url/fn/hello-http/
   curl -d 'echo me' $url/fn/hello-http/echo
   curl -X POST $url/fn/kv-counter/count      # a counter in the key-value store
