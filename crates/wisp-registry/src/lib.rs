@@ -115,6 +115,27 @@ pub trait ModuleStore: Send + Sync + 'static {
     fn get(&self, hash: &str) -> Result<Option<Vec<u8>>>;
 }
 
+/// The modules a deploy stores: the one the record runs and, for a
+/// pre-initialized record (and only for one), the binary it was made from.
+pub(crate) fn deployed_modules<'a>(
+    record: &ActionRecord,
+    module: &'a [u8],
+    source: Option<&'a [u8]>,
+) -> Result<Vec<(String, &'a [u8])>> {
+    let mut stored = vec![(record.module_hash.clone(), module)];
+    match (&record.init, source) {
+        (Some(init), Some(source)) => stored.push((init.source_sha256.clone(), source)),
+        (None, None) => {}
+        _ => {
+            return Err(RegistryError::Storage(
+                "a pre-initialized record is stored with the binary it was made from, and only it"
+                    .into(),
+            ));
+        }
+    }
+    Ok(stored)
+}
+
 /// The hash of the empty module a sequence is stored with: it is kept as it
 /// is, never in a [`ModuleStore`], and never compiled.
 pub const EMPTY_MODULE: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -30,7 +30,7 @@ use crate::redb_store::decode_loosely;
 use crate::versions::{self, Stored};
 use crate::{
     ActionRecord, ActivationBatch, ActivationQuery, Change, DEFAULT_KEEP_VERSIONS, Registry,
-    RegistryError, Result, StoredKey, next_version, now_millis,
+    RegistryError, Result, StoredKey, now_millis,
 };
 
 /// The schema, one step a migration: step `n` (from 1) is applied once, in
@@ -576,18 +576,10 @@ impl Registry for PgRegistry {
         source: Option<&[u8]>,
         overwrite: bool,
     ) -> Result<ActionRecord> {
-        let mut stored = vec![(record.module_hash.clone(), module.to_vec())];
-        match (&record.init, source) {
-            (Some(init), Some(source)) => {
-                stored.push((init.source_sha256.clone(), source.to_vec()))
-            }
-            (None, None) => {}
-            _ => {
-                return Err(RegistryError::Storage(
-                    "a pre-initialized record is stored with the binary it was made from, and only it".into(),
-                ));
-            }
-        }
+        let mut stored: Vec<(String, Vec<u8>)> = crate::deployed_modules(&record, module, source)?
+            .into_iter()
+            .map(|(hash, bytes)| (hash, bytes.to_vec()))
+            .collect();
         let module_size = module.len() as u64;
         if let Some(store) = &self.module_store {
             for (hash, bytes) in &mut stored {
@@ -611,10 +603,7 @@ impl Registry for PgRegistry {
             if exists && !overwrite {
                 return Err(RegistryError::Conflict(format!("{ns}/{name}")));
             }
-            record.version = match versions_of(t, &ns, &name)?.last() {
-                Some(newest) => next_version(&newest.version),
-                None => "0.0.1".to_string(),
-            };
+            record.version = versions::after_newest(&versions_of(t, &ns, &name)?);
             record.module_size = module_size;
             record.updated = now_millis();
             for (hash, bytes) in &stored {

@@ -13,7 +13,7 @@ use crate::kv::{self, KeyQuery, KvResult, NamespaceRemoval};
 use crate::versions::{self, VERSIONS};
 use crate::{
     ActionRecord, ActivationBatch, ActivationQuery, Registry, RegistryError, Result, StoredKey,
-    next_version, now_millis,
+    now_millis,
 };
 use wisp_api::kv::KvWrite;
 
@@ -300,24 +300,10 @@ impl Registry for RedbRegistry {
             if exists && !overwrite {
                 return Err(RegistryError::Conflict(key));
             }
-            // After the newest kept version, even when an older one is
-            // current (a rollback): versions are never reused.
-            record.version = match versions::of(&kept, &ns, &name)?.last() {
-                Some(newest) => next_version(&newest.version),
-                None => "0.0.1".to_string(),
-            };
+            record.version = versions::after_newest(&versions::of(&kept, &ns, &name)?);
             record.module_size = module.len() as u64;
             record.updated = now_millis();
-            let mut stored = vec![(record.module_hash.clone(), module)];
-            match (&record.init, source) {
-                (Some(init), Some(source)) => stored.push((init.source_sha256.clone(), source)),
-                (None, None) => {}
-                _ => {
-                    return Err(RegistryError::Storage(
-                        "a pre-initialized record is stored with the binary it was made from, and only it".into(),
-                    ));
-                }
-            }
+            let stored = crate::deployed_modules(&record, module, source)?;
             for (hash, bytes) in stored {
                 let count = refs
                     .get(hash.as_str())

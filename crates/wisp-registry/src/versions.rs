@@ -65,6 +65,15 @@ impl Stored {
     }
 }
 
+/// The version a new deploy gets: after the newest kept one, even when an
+/// older one is current (a rollback), so versions are never reused.
+pub(crate) fn after_newest(all: &[Stored]) -> String {
+    match all.last() {
+        Some(newest) => crate::next_version(&newest.version),
+        None => "0.0.1".to_string(),
+    }
+}
+
 /// The versions to remove so that at most `keep` are left: the oldest, never
 /// `current`.
 pub(crate) fn excess<'a>(all: &'a [Stored], current: &str, keep: usize) -> Vec<&'a Stored> {
