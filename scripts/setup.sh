@@ -23,7 +23,8 @@ fi
 # postgresql and nginx: the shared registry and the front of the fleet
 # tests (tests/fleet.rs, crates/wisp-registry/tests/postgres.rs), which start
 # their own servers in temporary directories.
-pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry postgresql nginx)
+# chromium: the browser the dashboard's test drives (crates/wisp/tests/ui.rs).
+pkgs=(clang lld wasi-libc libclang-rt-14-dev-wasm32 emscripten prometheus docker-registry postgresql nginx chromium)
 [ "${WISP_SETUP_BENCH:-0}" = 1 ] && pkgs+=(wrk linux-perf)
 [ "${WISP_SETUP_CROSS:-0}" = 1 ] && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static curl file)
 missing=()
@@ -52,6 +53,13 @@ client=crates/wisp/tests/openwhisk-client
 if [ ! -d "$client/node_modules/openwhisk" ]; then
     need_npm
     npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# playwright-core, which drives the system's chromium (it downloads no browser).
+ui_browser=crates/wisp/tests/ui-browser
+if [ ! -d "$ui_browser/node_modules/playwright-core" ]; then
+    need_npm
+    npm ci --prefix "$ui_browser" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 # componentize-js, at the version toolchains/js/package.json pins, from its

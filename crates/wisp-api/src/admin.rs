@@ -63,3 +63,23 @@ pub struct AssetCount {
     /// Their bytes.
     pub bytes: u64,
 }
+
+/// The node at a glance (`GET /api/v1/admin/overview`, server key only): what
+/// the dashboard's overview shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    /// Calls holding an instance slot now.
+    pub instances_in_flight: usize,
+    /// Instances that may run at once (`--max-instances`).
+    pub instance_capacity: usize,
+    /// Calls waiting for admission now.
+    pub queue_depth: usize,
+    /// Calls refused since start, by reason (`pool-full`, …).
+    pub throttled: std::collections::BTreeMap<String, u64>,
+    /// Bytes of compiled code in memory.
+    pub compiled_code_bytes: usize,
+    /// Actions deployed on the node.
+    pub actions_deployed: usize,
+    /// The process's resident memory, bytes, when the system tells.
+    pub resident_bytes: Option<u64>,
+}

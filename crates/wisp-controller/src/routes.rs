@@ -109,6 +109,8 @@ pub enum AdminOp {
     AddKey(String),
     /// Revoke a key.
     RevokeKey(String),
+    /// The node's figures: instances, queue, refusals, compiled code, memory.
+    Overview,
 }
 
 /// Operations on key-value stores. Store names and keys are as written in
@@ -242,6 +244,7 @@ pub fn route(method: &Method, path: &str) -> Route {
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["admin", "namespaces"] => get_only(method, Route::Admin(AdminOp::ListNamespaces)),
+        ["admin", "overview"] => get_only(method, Route::Admin(AdminOp::Overview)),
         ["admin", "namespaces", ns] => match *method {
             Method::PUT => Route::Admin(AdminOp::CreateNamespace(ns.to_string())),
             Method::DELETE => Route::Admin(AdminOp::DeleteNamespace(ns.to_string())),

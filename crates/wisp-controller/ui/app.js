@@ -299,11 +299,17 @@
     const table = el('table', { id: 'actions-table', class: 'data' },
       el('caption', { class: 'sr-only' }, 'Actions in your namespace, with their access-pattern stats'), thead, tbody);
 
+    const node = el('div', { class: 'figures', id: 'node-figures' });
+    const nodeSection = el('section', { 'aria-labelledby': 'node-title', hidden: true },
+      el('h2', { id: 'node-title' }, 'This node'),
+      el('p', { class: 'muted small-text' }, 'From /api/v1/admin/overview (the server key sees it).'),
+      node);
     view.append(
       el('h1', null, 'Overview'),
+      nodeSection,
       el('section', { 'aria-labelledby': 'mix-title' },
         el('h2', { id: 'mix-title' }, 'Access-pattern mix'),
-        el('p', { class: 'muted small-text' }, 'Computed from the per-action stats of the listed actions (the API has no server-wide stats route).'),
+        el('p', { class: 'muted small-text' }, 'Computed from the per-action stats of the listed actions.'),
         figures),
       el('section', { 'aria-labelledby': 'actions-title' },
         el('div', { class: 'section-head' },
@@ -412,11 +418,33 @@
       }
     }
 
+    function renderNode(o) {
+      const mib = (b) => (b / 1048576).toFixed(1) + ' MiB';
+      const refused = Object.values(o.throttled || {}).reduce((x, y) => x + y, 0);
+      const items = [
+        ['Instances in flight', o.instances_in_flight + ' / ' + o.instance_capacity, 'node-inflight'],
+        ['Queued calls', String(o.queue_depth), 'node-queue'],
+        ['Throttled calls', String(refused), 'node-throttled'],
+        ['Memory (RSS)', o.resident_bytes == null ? '—' : mib(o.resident_bytes), 'node-memory'],
+        ['Compiled code', mib(o.compiled_code_bytes || 0), 'node-code'],
+        ['Actions deployed', String(o.actions_deployed), 'node-actions'],
+      ];
+      clear(node);
+      for (const [label, value, testid] of items) {
+        node.appendChild(el('div', { class: 'figure', testid },
+          el('span', { class: 'fig-value' }, value), el('span', { class: 'fig-label' }, label)));
+      }
+    }
+
     let busy = false;
     async function refresh() {
       if (busy) return;
       busy = true;
       try {
+        const o = await call('GET', '/api/v1/admin/overview');
+        if (gen !== generation) return;
+        nodeSection.hidden = !(o.ok && o.json);
+        if (o.ok && o.json) renderNode(o.json);
         const { all, truncated } = await fetchActions();
         const stats = await fetchStats(all);
         if (gen !== generation) return;

@@ -90,4 +90,62 @@ fn the_dashboard_is_served_from_the_binary_under_a_strict_policy() {
         assert!(!script.contains(banned), "app.js uses {banned}");
     }
     assert!(script.contains("sessionStorage"));
+
+    // The overview's figures, for the server's key only.
+    let r = s.get("/api/v1/admin/overview");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let o = r.json();
+    assert_eq!(o["instances_in_flight"], 0);
+    assert_eq!(o["actions_deployed"], 0);
+    assert!(o["instance_capacity"].as_u64().unwrap() > 0, "{o}");
+    assert!(
+        o["throttled"].is_object() && o["resident_bytes"].as_u64().unwrap() > 0,
+        "{o}"
+    );
+    let r = request(
+        "PUT",
+        &format!("{}/api/v1/admin/namespaces/team", s.url),
+        Some(KEY),
+        None,
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let team = r.json()["key"].as_str().unwrap().to_string();
+    let r = request(
+        "GET",
+        &format!("{}/api/v1/admin/overview", s.url),
+        Some(&team),
+        None,
+        "",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui-browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run scripts/setup.sh (scripts/test.sh does)"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "Debian's chromium is not installed: run scripts/setup.sh (scripts/test.sh does)"
+    );
+    let s = Server::start(&[]);
+    let examples = example("json-rust").parent().unwrap().to_path_buf();
+    let out = std::process::Command::new("node")
+        .arg(dir.join("run.js"))
+        .arg(&s.url)
+        .arg(KEY)
+        .arg(&examples)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser run failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok: sign-out forgets the key"), "{stdout}");
 }

@@ -23,6 +23,24 @@ pub async fn handle(ctl: &Arc<Controller>, op: AdminOp) -> ApiResult {
 
 fn blocking(ctl: &Controller, op: AdminOp) -> ApiResult {
     match op {
+        AdminOp::Overview => {
+            let snap = crate::metrics::exposition::Snapshot::take(ctl);
+            let labels = crate::metrics::throttle_labels();
+            let view = wisp_api::admin::Overview {
+                instances_in_flight: snap.instances_in_flight,
+                instance_capacity: ctl.invoker.capacity(),
+                queue_depth: snap.queue_depth,
+                throttled: labels
+                    .iter()
+                    .zip(snap.throttled)
+                    .map(|(l, n)| (l.to_string(), n))
+                    .collect(),
+                compiled_code_bytes: snap.compiled_code_bytes,
+                actions_deployed: snap.actions_deployed,
+                resident_bytes: crate::metrics::process::ProcessFigures::read().resident_bytes,
+            };
+            Ok(respond::json(StatusCode::OK, &view))
+        }
         AdminOp::ListNamespaces => {
             let mut names = vec![DEFAULT_NAMESPACE.to_string()];
             names.extend(ctl.registry.list_namespaces()?);
