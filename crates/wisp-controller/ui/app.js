@@ -152,6 +152,7 @@
     $('nav').hidden = true;
     $('who').hidden = true;
     $('who-ns').textContent = '';
+    $('nav-namespaces-item').hidden = true;
     $('signin').hidden = false;
     clearError();
     if (message) showError(message);
@@ -187,6 +188,14 @@
     $('nav').hidden = false;
     $('who').hidden = false;
     if (ns) $('who-ns').textContent = 'namespace ' + ns;
+    checkAdmin();
+  }
+  // The Namespaces link is shown only to the server's key (the admin list answers 200).
+  async function checkAdmin() {
+    try {
+      const r = await call('GET', '/api/v1/admin/namespaces');
+      $('nav-namespaces-item').hidden = !r.ok;
+    } catch (_) { $('nav-namespaces-item').hidden = true; }
   }
 
   // ---------- routing ----------
@@ -201,10 +210,18 @@
     if (document.visibilityState === 'visible' && timer && onVisible) onVisible();
   });
 
+  let onResize = null;
+  let resizeTimer = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (onResize) onResize(); }, 100);
+  });
+
   function route() {
     if (!getKey()) { signOut(); return; }
     stopTimer();
     onVisible = null;
+    onResize = null;
     generation++;
     clearError();
     const h = location.hash || '#/';
@@ -217,10 +234,13 @@
     } else if (h === '#/deploy') {
       current = 'deploy';
       deployPage(view);
+    } else if (h === '#/namespaces') {
+      current = 'namespaces';
+      namespacesPage(view);
     } else {
       overview(view);
     }
-    for (const [id, which] of [['nav-actions', 'actions'], ['nav-deploy', 'deploy']]) {
+    for (const [id, which] of [['nav-actions', 'actions'], ['nav-deploy', 'deploy'], ['nav-namespaces', 'namespaces']]) {
       if (which === current) $(id).setAttribute('aria-current', 'page');
       else $(id).removeAttribute('aria-current');
     }
@@ -469,6 +489,102 @@
     every(refresh);
   }
 
+  // ---------- canvas charts (no library) ----------
+  // Sizes the canvas's backing store to its CSS box times devicePixelRatio; colours come from
+  // the canvas's `color` (data) and its parent's (text and axes).
+  function prepCanvas(canvas) {
+    if (!canvas.isConnected) return null;
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth || 300, h = canvas.clientHeight || 160;
+    const W = Math.round(w * dpr), H = Math.round(h * dpr);
+    if (canvas.width !== W) canvas.width = W;
+    if (canvas.height !== H) canvas.height = H;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return null;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const cs = getComputedStyle(canvas);
+    return { ctx, w, h, color: cs.color, fg: getComputedStyle(canvas.parentNode).color, font: '12px ' + cs.fontFamily };
+  }
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    const e = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * e >= v * 0.9999) return m * e;
+    return 10 * e;
+  }
+  const fmtAxis = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? String(Math.round(v * 10) / 10) : String(Math.round(v * 100) / 100));
+  function chartFrame(c, yMax, yTitle, xLeft, xRight, xTitle) {
+    const { ctx, w, h } = c;
+    ctx.font = c.font;
+    const L = Math.max(28, Math.ceil(ctx.measureText(fmtAxis(yMax)).width) + 8), R = 8, T = 18, B = 32;
+    const pw = Math.max(10, w - L - R), ph = Math.max(10, h - T - B);
+    ctx.fillStyle = c.fg; ctx.strokeStyle = c.fg; ctx.lineWidth = 1;
+    ctx.globalAlpha = 0.2;
+    for (const f of [0.5, 1]) { const y = Math.round(T + ph * (1 - f)) + 0.5; ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke(); }
+    ctx.globalAlpha = 1;
+    ctx.beginPath(); ctx.moveTo(L + 0.5, T); ctx.lineTo(L + 0.5, T + ph + 0.5); ctx.lineTo(L + pw, T + ph + 0.5); ctx.stroke();
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (const f of [0, 0.5, 1]) ctx.fillText(fmtAxis(yMax * f), L - 4, T + ph * (1 - f));
+    ctx.textBaseline = 'top';
+    ctx.textAlign = 'left'; ctx.fillText(xLeft, L, T + ph + 3);
+    ctx.textAlign = 'right'; ctx.fillText(xRight, L + pw, T + ph + 3);
+    ctx.textAlign = 'center'; ctx.fillText(xTitle, L + pw / 2, T + ph + 17);
+    ctx.textAlign = 'left'; ctx.textBaseline = 'top'; ctx.fillText(yTitle, 2, 1);
+    return { L, T, pw, ph };
+  }
+  function chartEmpty(c, msg) {
+    c.ctx.font = c.font; c.ctx.fillStyle = c.fg; c.ctx.textAlign = 'center'; c.ctx.textBaseline = 'middle';
+    c.ctx.fillText(msg, c.w / 2, c.h / 2);
+  }
+  // points: [{t (ms), v}], oldest first; slots: the chart's width in points.
+  function drawLine(canvas, points, slots) {
+    const c = prepCanvas(canvas);
+    if (!c) return;
+    if (points.length < 1) { chartEmpty(c, 'Waiting for a second sample…'); return; }
+    const yMax = niceMax(Math.max(...points.map((p) => p.v)));
+    const span = Math.round((points[points.length - 1].t - points[0].t) / 1000);
+    const f = chartFrame(c, yMax, 'calls/s', '−' + span + ' s', 'now', 'time');
+    const { ctx } = c;
+    const x = (i) => f.L + f.pw * (slots <= 1 ? 1 : (i + slots - points.length) / (slots - 1));
+    const y = (v) => f.T + f.ph * (1 - v / yMax);
+    ctx.strokeStyle = c.color; ctx.fillStyle = c.color; ctx.lineWidth = 2; ctx.lineJoin = 'round';
+    ctx.beginPath();
+    points.forEach((p, i) => { if (i) ctx.lineTo(x(i), y(p.v)); else ctx.moveTo(x(i), y(p.v)); });
+    ctx.stroke();
+    const last = points.length - 1;
+    ctx.beginPath(); ctx.arc(x(last), y(points[last].v), 3, 0, 2 * Math.PI); ctx.fill();
+  }
+  // bins: [{lo, hi, n}] in ms.
+  function drawBars(canvas, bins) {
+    const c = prepCanvas(canvas);
+    if (!c) return;
+    if (!bins.length) { chartEmpty(c, 'No activations yet.'); return; }
+    const yMax = niceMax(Math.max(...bins.map((b) => b.n)));
+    const f = chartFrame(c, yMax, 'calls', fmtAxis(bins[0].lo) + ' ms', fmtAxis(bins[bins.length - 1].hi) + ' ms', 'duration');
+    const { ctx } = c;
+    const bw = f.pw / bins.length;
+    ctx.fillStyle = c.color;
+    bins.forEach((b, i) => {
+      if (!b.n) return;
+      const hgt = f.ph * b.n / yMax;
+      ctx.fillRect(f.L + i * bw + 1, f.T + f.ph - hgt, Math.max(1, bw - 2), hgt);
+    });
+  }
+  function histogram(values, want) {
+    if (!values.length) return [];
+    const lo = Math.min(...values), hi = Math.max(...values);
+    const nb = hi > lo ? want : 1;
+    const width = hi > lo ? (hi - lo) / nb : 1;
+    const bins = Array.from({ length: nb }, (_, i) => ({ lo: lo + i * width, hi: lo + (i + 1) * width, n: 0 }));
+    for (const v of values) bins[Math.min(nb - 1, Math.floor((v - lo) / width))].n++;
+    return bins;
+  }
+  function median(values) {
+    const s = values.slice().sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  }
+
   // ---------- action page ----------
   function annotation(action, key) {
     const a = (action.annotations || []).find((x) => x && x.key === key);
@@ -528,6 +644,48 @@
     const actDetail = el('div', { id: 'activation-detail', class: 'card', hidden: true });
     const refreshActs = el('button', { type: 'button', id: 'activations-refresh', testid: 'activations-refresh' }, 'Refresh');
 
+    // charts: calls per second (from the total call count of each stats fetch) and latency
+    const CALL_POINTS = 60;
+    const callsCanvas = el('canvas', { id: 'chart-calls', testid: 'chart-calls', class: 'chart chart-calls', role: 'img', 'aria-label': 'Calls per second: waiting for samples', 'aria-describedby': 'chart-calls-summary' });
+    const callsSummary = el('p', { id: 'chart-calls-summary', testid: 'chart-calls-summary', class: 'muted small-text chart-summary' }, 'Waiting for a second sample…');
+    const latCanvas = el('canvas', { id: 'chart-latency', testid: 'chart-latency', class: 'chart chart-latency', role: 'img', 'aria-label': 'Latency histogram: no activations yet', 'aria-describedby': 'chart-latency-summary' });
+    const latSummary = el('p', { id: 'chart-latency-summary', testid: 'chart-latency-summary', class: 'muted small-text chart-summary' }, 'n=0');
+    const callPoints = [];
+    let lastSample = null;
+    let durations = [];
+    function sampleCalls(total) {
+      if (typeof total !== 'number') return;
+      const now = Date.now();
+      if (lastSample && total >= lastSample.total && now > lastSample.t) {
+        const rate = (total - lastSample.total) / ((now - lastSample.t) / 1000);
+        callPoints.push({ t: now, v: rate });
+        if (callPoints.length > CALL_POINTS) callPoints.splice(0, callPoints.length - CALL_POINTS);
+      } else if (lastSample && total < lastSample.total) {
+        callPoints.length = 0; // the counter restarted (server restart): start over
+      }
+      lastSample = { t: now, total };
+      renderCalls();
+    }
+    function renderCalls() {
+      drawLine(callsCanvas, callPoints, CALL_POINTS);
+      if (!callPoints.length) return;
+      const last = callPoints[callPoints.length - 1].v;
+      const peak = Math.max(...callPoints.map((p) => p.v));
+      const text = 'last: ' + fmtNum(last, 1) + ' calls/s, peak ' + fmtNum(peak, 1) + ' calls/s over ' + callPoints.length + ' samples';
+      callsSummary.textContent = text;
+      callsCanvas.setAttribute('aria-label', 'Calls per second line chart; ' + text);
+    }
+    function renderLatency() {
+      const bins = histogram(durations, 10);
+      drawBars(latCanvas, bins);
+      const text = durations.length
+        ? 'n=' + durations.length + ', median ' + fmtAxis(median(durations)) + ' ms, max ' + fmtAxis(Math.max(...durations)) + ' ms'
+        : 'n=0 (no activations yet)';
+      latSummary.textContent = text;
+      latCanvas.setAttribute('aria-label', 'Latency histogram in ' + bins.length + ' buckets; ' + text);
+    }
+    onResize = () => { if (gen === generation) { renderCalls(); renderLatency(); } };
+
     view.append(
       el('p', { class: 'crumbs' }, el('a', { href: '#/' }, '← Actions')),
       title,
@@ -537,6 +695,15 @@
       el('div', { class: 'grid' },
         el('section', { 'aria-labelledby': 'invoke-title', class: 'card' }, el('h2', { id: 'invoke-title' }, 'Invoke'), invokeForm),
         webBox),
+      el('div', { class: 'grid' },
+        el('section', { 'aria-labelledby': 'chart-calls-title', class: 'card chart-card' },
+          el('h2', { id: 'chart-calls-title' }, 'Calls per second'),
+          el('div', { class: 'chart-box' }, callsCanvas),
+          callsSummary),
+        el('section', { 'aria-labelledby': 'chart-latency-title', class: 'card chart-card' },
+          el('h2', { id: 'chart-latency-title' }, 'Latency of recent activations'),
+          el('div', { class: 'chart-box' }, latCanvas),
+          latSummary)),
       el('section', { 'aria-labelledby': 'versions-title' }, el('h2', { id: 'versions-title' }, 'Versions'), tableWrap(versionsTable, 'Versions table')),
       el('section', { 'aria-labelledby': 'acts-title' },
         el('div', { class: 'section-head' }, el('h2', { id: 'acts-title' }, 'Recent activations'), refreshActs),
@@ -598,6 +765,7 @@
         const s = await api('GET', API + '/actions/' + enc + '/stats');
         if (gen !== generation) return;
         const f = s.figures || {}, c = s.calls || {}, l = s.latency_ms, m = s.memory || {};
+        sampleCalls(c.calls);
         clear(statsBox).append(dl([
           ['Pattern', s.pattern, 'action-pattern'],
           ['Window', fmtNum(s.window_seconds, 0) + ' s (at most ' + fmtNum(s.sampled_calls) + ' calls)'],
@@ -739,9 +907,11 @@
 
     async function loadActivations() {
       try {
-        const list = await api('GET', API + '/activations?name=' + enc + '&docs=true&limit=20');
+        const list = await api('GET', API + '/activations?name=' + enc + '&docs=true&limit=100');
         if (gen !== generation) return;
         clear(actsBody);
+        durations = (Array.isArray(list) ? list : []).map((r) => r && r.duration).filter((d) => typeof d === 'number' && isFinite(d) && d >= 0);
+        renderLatency();
         for (const rec of Array.isArray(list) ? list : []) {
           const resp = rec.response || {};
           const warmth = actAnnotation(rec, 'warmth');
@@ -799,11 +969,148 @@
     }
 
     refreshActs.addEventListener('click', loadActivations);
+    renderCalls();
+    renderLatency();
     loadAction();
     loadStats();
     loadVersions();
     loadActivations();
     every(loadStats);
+  }
+
+  // ---------- namespaces (server key only) ----------
+  // A button that acts only on a second click within 5 s; the first turns it into `armedText`.
+  function twoStep(btn, armedText, fn) {
+    const normal = btn.textContent;
+    let armed = null;
+    const disarm = () => { clearTimeout(armed); armed = null; btn.textContent = normal; btn.classList.remove('armed'); };
+    btn.addEventListener('click', () => {
+      if (!armed) {
+        btn.textContent = armedText;
+        btn.classList.add('armed');
+        armed = setTimeout(disarm, 5000);
+        say(armedText + ' Click again within 5 s to confirm.');
+        return;
+      }
+      disarm();
+      fn();
+    });
+  }
+
+  function namespacesPage(view) {
+    const gen = generation;
+    const nameIn = el('input', { id: 'ns-create-name', testid: 'ns-create-name', type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'ns-create-name-help' });
+    const createBtn = el('button', { type: 'submit', id: 'ns-create-button', testid: 'ns-create-button', class: 'primary' }, 'Create namespace');
+    const form = el('form', { id: 'ns-create-form', class: 'card narrow', novalidate: true },
+      field('New namespace name', nameIn, 'Creates the namespace and its first key.'),
+      el('div', { class: 'actions-row' }, createBtn));
+    const keyBox = el('section', { id: 'ns-key-box', class: 'card key-box', 'aria-labelledby': 'ns-key-title', hidden: true });
+    const tbody = el('tbody', { id: 'ns-body' }, el('tr', null, el('td', { colspan: '3', class: 'empty' }, 'Loading…')));
+    const table = el('table', { class: 'data', id: 'ns-table' },
+      el('caption', { class: 'sr-only' }, 'Namespaces and their key ids'),
+      el('thead', null, el('tr', null, ...['Namespace', 'Key ids', ''].map((h) =>
+        el('th', { scope: 'col' }, h || el('span', { class: 'sr-only' }, 'Manage'))))),
+      tbody);
+    view.append(
+      el('h1', null, 'Namespaces'),
+      el('p', { class: 'muted small-text' }, 'Only the server\'s key may manage namespaces and keys.'),
+      el('section', { 'aria-labelledby': 'ns-create-title' }, el('h2', { id: 'ns-create-title' }, 'Create a namespace'), form),
+      keyBox,
+      el('section', { 'aria-labelledby': 'ns-list-title' }, el('h2', { id: 'ns-list-title' }, 'All namespaces'), tableWrap(table, 'Namespaces table')));
+
+    function showKey(what, ns, key) {
+      const heading = el('h2', { id: 'ns-key-title', tabindex: '-1' }, what);
+      const dismiss = el('button', { type: 'button', class: 'small' }, 'I have copied it');
+      dismiss.addEventListener('click', () => { clear(keyBox); keyBox.hidden = true; nameIn.focus(); });
+      clear(keyBox).append(
+        el('div', { class: 'section-head' }, heading, dismiss),
+        el('p', null, 'Key of namespace ', el('strong', null, String(ns)), '. It is shown only now and cannot be read again: copy it and keep it safe.'),
+        el('pre', { class: 'out wrap-any', testid: 'ns-new-key', id: 'ns-new-key', tabindex: '0', 'aria-label': 'New key, shown only now' }, String(key || '')));
+      keyBox.hidden = false;
+      heading.focus();
+    }
+
+    async function load() {
+      try {
+        const list = await api('GET', '/api/v1/admin/namespaces');
+        if (gen !== generation) return;
+        render(Array.isArray(list) ? list : []);
+      } catch (e) {
+        if (gen !== generation) return;
+        if (e.status === 403) { $('nav-namespaces-item').hidden = true; showError('Only the server\'s key may manage namespaces (403).'); clear(tbody); return; }
+        report(e);
+      }
+    }
+
+    function render(list) {
+      clear(tbody);
+      for (const ns of list) {
+        const name = String(ns.name || '');
+        const keys = Array.isArray(ns.keys) ? ns.keys : [];
+        const keyList = el('ul', { class: 'keys' });
+        for (const id of keys) {
+          const revoke = el('button', { type: 'button', class: 'small', testid: 'ns-revoke', 'aria-label': 'Revoke key ' + id }, 'Revoke');
+          revoke.addEventListener('click', () => change(revoke, 'DELETE', '/api/v1/admin/keys/' + encodeURIComponent(id), () => say('Revoked key ' + id + '.')));
+          keyList.appendChild(el('li', null, el('span', { class: 'mono wrap-any' }, String(id)), ' ', revoke));
+        }
+        if (!keys.length) keyList.appendChild(el('li', { class: 'muted' }, 'no keys'));
+        const add = el('button', { type: 'button', class: 'small', testid: 'ns-add-key', 'aria-label': 'Add a key to ' + name }, 'Add key');
+        add.addEventListener('click', () => change(add, 'POST', '/api/v1/admin/namespaces/' + encodeURIComponent(name) + '/keys',
+          (r) => { showKey('New key', (r && r.namespace) || name, r && r.key); say('Added a key to ' + name + '.'); }));
+        const manage = el('div', { class: 'row-buttons' }, add);
+        if (name !== 'guest') {
+          const del = el('button', { type: 'button', class: 'small danger', testid: 'ns-delete', 'aria-label': 'Delete namespace ' + name }, 'Delete');
+          twoStep(del, 'Really delete ' + name + '?', () => change(del, 'DELETE', '/api/v1/admin/namespaces/' + encodeURIComponent(name), (r) => {
+            const n = r && Array.isArray(r.actions) ? r.actions.length : 0;
+            say('Deleted namespace ' + name + ' (' + n + ' action' + (n === 1 ? '' : 's') + ').');
+          }));
+          manage.appendChild(del);
+        }
+        tbody.appendChild(el('tr', { testid: 'ns-row', 'data-name': name },
+          el('th', { scope: 'row', class: 'mono' }, name), el('td', null, keyList), el('td', null, manage)));
+      }
+      if (!tbody.firstChild) tbody.appendChild(el('tr', null, el('td', { colspan: '3', class: 'empty' }, 'No namespaces.')));
+    }
+
+    async function change(btn, method, path, done) {
+      btn.disabled = true;
+      try {
+        const r = await api(method, path);
+        if (gen !== generation) return;
+        clearError();
+        done(r);
+      } catch (e) {
+        if (gen !== generation) return;
+        report(e);
+      } finally {
+        btn.disabled = false;
+      }
+      await load();
+    }
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const n = nameIn.value.trim();
+      if (!n) { showError('Give the namespace a name.'); nameIn.focus(); return; }
+      createBtn.disabled = true;
+      try {
+        const r = await api('PUT', '/api/v1/admin/namespaces/' + encodeURIComponent(n));
+        if (gen !== generation) return;
+        clearError();
+        nameIn.value = '';
+        showKey('Namespace created', (r && r.namespace) || n, r && r.key);
+        say('Created namespace ' + n + '.');
+      } catch (e) {
+        if (gen !== generation) return;
+        report(e);
+      } finally {
+        createBtn.disabled = false;
+      }
+      if (gen === generation) await load();
+    });
+
+    load();
+    nameIn.focus();
   }
 
   // ---------- deploy ----------

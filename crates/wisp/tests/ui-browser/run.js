@@ -94,6 +94,20 @@ function check(ok, what) {
     check((await page.getByTestId('activation-logs').textContent()).includes('greeting ' + XSS), 'the logs show the markup as text');
     check((await page.locator('img').count()) === 0, 'no element was made from it');
 
+    // The charts on an action's page.
+    await page.goto(url + '/ui#/action/greet');
+    await page.getByTestId('chart-calls').waitFor();
+    await page.getByTestId('chart-latency').waitFor();
+    check(true, "the action's page draws its charts");
+
+    // The server's key manages namespaces: a new one, its key shown once.
+    await page.goto(url + '/ui#/namespaces');
+    await page.getByTestId('ns-create-name').fill('team');
+    await page.getByTestId('ns-create-button').click();
+    await page.waitForFunction(() => /:/.test(document.querySelector('[data-testid=ns-new-key]')?.textContent || ''));
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=ns-row]')].some((r) => r.textContent.includes('team')));
+    check(true, 'a namespace is created from the page, its key shown once');
+
     // Sign-out forgets the key.
     await page.getByTestId('signout').click();
     await page.getByTestId('signin-key').waitFor();
