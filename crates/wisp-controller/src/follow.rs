@@ -47,10 +47,15 @@ impl Controller {
         if !self.shared.load(Ordering::Relaxed) {
             return;
         }
+        self.refresh(namespace, name);
+    }
+
+    /// Reads an action's current record and serves it (or stops serving it).
+    fn refresh(self: &Arc<Self>, namespace: &str, name: &str) {
         match self.registry.get_action(namespace, name) {
             Ok(record) => self.mirror(namespace, name, record),
             Err(e) => {
-                tracing::warn!(action = %format!("{namespace}/{name}"), "cannot read an action back: {e}")
+                tracing::warn!(action = %format!("{namespace}/{name}"), "cannot read a changed action: {e}")
             }
         }
     }
@@ -66,13 +71,7 @@ impl Controller {
     /// Brings the mirror up to date with one change.
     fn apply(self: &Arc<Self>, change: Change) {
         match change {
-            Change::Action { namespace, name } => match self.registry.get_action(&namespace, &name)
-            {
-                Ok(record) => self.mirror(&namespace, &name, record),
-                Err(e) => {
-                    tracing::warn!(action = %format!("{namespace}/{name}"), "cannot read a changed action: {e}");
-                }
-            },
+            Change::Action { namespace, name } => self.refresh(&namespace, &name),
             Change::Keys => self.reload_keys(),
             Change::Entities(kind) => {
                 if kind == crate::alarms::KIND {
@@ -178,21 +177,8 @@ impl Controller {
     /// Has the compiled code of a module in memory: loaded from the disk
     /// cache, else compiled from the registry's copy.
     fn warm_up(&self, hash: &str, shape: wisp_api::Shape) {
-        match self.invoker.load(hash, shape) {
-            Ok(Some(_)) => return,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(%hash, "cached code of a module does not load: {e}"),
-        }
-        match self.registry.get_module(hash) {
-            Ok(Some(module)) => {
-                if let Err(e) = self.invoker.prepare(&module) {
-                    tracing::error!(%hash, "a module deployed on another node does not load here: {e}");
-                }
-            }
-            Ok(None) => {
-                tracing::warn!(%hash, "a changed action's module is missing from the registry")
-            }
-            Err(e) => tracing::warn!(%hash, "cannot read a changed action's module: {e}"),
-        }
+        // A failure is logged with its cause where it is made; the first
+        // call tries again and answers with it.
+        let _ = self.load_template(hash, shape);
     }
 }

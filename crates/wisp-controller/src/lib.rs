@@ -262,22 +262,31 @@ impl Controller {
         }
         let ctl = self.clone();
         let (hash, shape) = (record.module_hash.clone(), record.shape);
-        tokio::task::spawn_blocking(move || {
-            // The compiled code on disk is enough: no read of the module, no hash.
-            match ctl.invoker.load(&hash, shape) {
-                Ok(Some(found)) => return Ok(found),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(%hash, "cached code of a module does not load: {e}"),
-            }
-            let module = ctl.registry.get_module(&hash)?.ok_or_else(|| {
-                ApiError::internal(format!("module {hash} is missing from the registry"))
-            })?;
-            ctl.invoker.prepare(&module).map_err(|e| {
-                ApiError::internal(format!("stored module {hash} no longer loads: {e}"))
-            })
-        })
-        .await
-        .map_err(ApiError::internal)?
+        tokio::task::spawn_blocking(move || ctl.load_template(&hash, shape))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// The compiled template of a module, loaded (from the disk cache when
+    /// possible, never recompiled if it is there) or compiled from the
+    /// registry's copy; with where it came from. Blocking: CPU and I/O.
+    pub(crate) fn load_template(
+        &self,
+        hash: &str,
+        shape: Shape,
+    ) -> Result<(Arc<wisp_invoker::Prepared>, wisp_api::Warmth), ApiError> {
+        // The compiled code on disk is enough: no read of the module, no hash.
+        match self.invoker.load(hash, shape) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%hash, "cached code of a module does not load: {e}"),
+        }
+        let module = self.registry.get_module(hash)?.ok_or_else(|| {
+            ApiError::internal(format!("module {hash} is missing from the registry"))
+        })?;
+        self.invoker
+            .prepare(&module)
+            .map_err(|e| ApiError::internal(format!("stored module {hash} no longer loads: {e}")))
     }
 
     /// Seals the secret parameters of a record about to be stored.

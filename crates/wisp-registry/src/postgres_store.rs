@@ -323,18 +323,7 @@ impl PgRegistry {
     ) -> KvResult<T> {
         let (ns, store, quota) = (namespace.to_string(), store.to_string(), self.kv_quota);
         self.txn(move |t| {
-            t.execute(
-                "INSERT INTO kv_usage VALUES ($1, 0) ON CONFLICT DO NOTHING",
-                &[&ns],
-            )
-            .map_err(kv_err)?;
-            let used: i64 = t
-                .query_one(
-                    "SELECT used FROM kv_usage WHERE namespace = $1 FOR UPDATE",
-                    &[&ns],
-                )
-                .map_err(kv_err)?
-                .get(0);
+            let used = lock_usage(t, &ns)?;
             // Under the lock: a store deleted meanwhile is seen as gone.
             require_store(t, &ns, &store)?;
             let mut w = Writer {
@@ -343,7 +332,7 @@ impl PgRegistry {
                     namespace: &ns,
                     store: &store,
                 },
-                used: small(used),
+                used,
                 quota,
             };
             let out = f(&mut w)?;
@@ -425,6 +414,24 @@ fn migrate(c: &mut Client) -> Result<()> {
         .map_err(db_err)?;
     }
     t.commit().map_err(db_err)
+}
+
+/// Locks a namespace's key-value usage row (made when missing) for the
+/// transaction, the lock every write to its stores takes; the bytes in use.
+fn lock_usage(t: &mut Transaction<'_>, namespace: &str) -> Result<u64> {
+    t.execute(
+        "INSERT INTO kv_usage VALUES ($1, 0) ON CONFLICT DO NOTHING",
+        &[&namespace],
+    )
+    .map_err(db_err)?;
+    let used: i64 = t
+        .query_one(
+            "SELECT used FROM kv_usage WHERE namespace = $1 FOR UPDATE",
+            &[&namespace],
+        )
+        .map_err(db_err)?
+        .get(0);
+    Ok(small(used))
 }
 
 /// A store name is valid and, unless it is `default`, created.
@@ -1062,11 +1069,7 @@ impl Registry for PgRegistry {
         self.txn(move |t| {
             // The key-value lock first, as every KV write takes it: the
             // namespace's stores go with no write half-way.
-            t.execute(
-                "SELECT used FROM kv_usage WHERE namespace = $1 FOR UPDATE",
-                &[&ns],
-            )
-            .map_err(db_err)?;
+            lock_usage(t, &ns)?;
             if t.execute("DELETE FROM namespaces WHERE name = $1", &[&ns])
                 .map_err(db_err)?
                 == 0
@@ -1142,13 +1145,7 @@ impl Registry for PgRegistry {
         kv::check_deletable(store)?;
         let (ns, store) = (namespace.to_string(), store.to_string());
         self.txn(move |t| {
-            t.execute(
-                "INSERT INTO kv_usage VALUES ($1, 0) ON CONFLICT DO NOTHING",
-                &[&ns],
-            )
-            .map_err(kv_err)?;
-            t.execute("SELECT used FROM kv_usage WHERE namespace = $1 FOR UPDATE", &[&ns])
-                .map_err(kv_err)?;
+            lock_usage(t, &ns)?;
             if t
                 .execute(
                     "DELETE FROM kv_stores WHERE namespace = $1 AND store = $2",
